@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loupe report: latency per model x stage, throughput per window, drops and
+ * what was recorded, from a trace file; 80 columns, or --json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyzer/json.h"
+#include "analyzer/summary.h"
+#include "analyzer/units.h"
+#include "commands.h"
+#include "log.h"
+
+const char report_help[] =
+	"usage: loupe report [--json] FILE\n"
+	"\n"
+	"Summarises a trace recorded by 'loupe record': for every model and\n"
+	"stage the count, mean, p50, p90, p99, p99.9 and max latency (stage\n"
+	"\"request\" is the whole request), throughput per window, dropped\n"
+	"events, the target's command line, duration and announced config.\n"
+	"\n"
+	"  --json      machine-readable output (see docs/report-json.md)\n"
+	"  -h, --help  this help\n"
+	"\n"
+	"A damaged file (cut short, e.g. by SIGKILL of the recorder, or\n"
+	"corrupt) is reported as far as it reads back, with one line saying how\n"
+	"much was recovered, and exit status 1.  Exit status: 0 ok, 1 failure\n"
+	"or damaged file, 2 usage.\n";
+
+static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999 };
+
+/* Sort order: model name, then "request" first, then first-seen stages. */
+static const struct trace_summary *sort_ctx;
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+	const struct summary_entry *a = pa, *b = pb;
+	const char *sa = summary_name(sort_ctx, a->stage_id);
+	const char *sb = summary_name(sort_ctx, b->stage_id);
+	int c = strcmp(summary_name(sort_ctx, a->model_id),
+		       summary_name(sort_ctx, b->model_id));
+
+	if (c)
+		return c;
+	if (!strcmp(sa, "request") != !strcmp(sb, "request"))
+		return strcmp(sa, "request") ? 1 : -1;
+	return a->stage_id < b->stage_id ? -1 : a->stage_id > b->stage_id;
+}
+
+static bool file_is_whole(const struct trace_summary *s)
+{
+	return s->have_end && !s->damage && !s->rs.chunks_bad &&
+	       !s->rs.trailing_bytes;
+}
+
+static void print_recovery_line(const char *path, const struct trace_summary *s)
+{
+	char ok[32], total[32];
+
+	units_bytes(ok, sizeof(ok), s->rs.bytes_ok);
+	units_bytes(total, sizeof(total), s->rs.file_size);
+	if (s->damage || s->rs.chunks_bad)
+		pr_err("report: %s: damaged: %s; recovered %llu chunks (%s of %s), %llu bad chunks skipped",
+		       path, s->damage ? s->damage : "corrupt chunks",
+		       (unsigned long long)s->rs.chunks_ok, ok, total,
+		       (unsigned long long)s->rs.chunks_bad);
+	else
+		pr_err("report: %s: recording did not end cleanly%s; recovered %llu chunks (%s of %s), %llu windows, %llu requests",
+		       path, s->rs.trailing_bytes ? " (truncated)" : "",
+		       (unsigned long long)s->rs.chunks_ok, ok, total,
+		       (unsigned long long)s->nwindows,
+		       (unsigned long long)s->requests);
+}
+
+static void print_text_header(const char *path, const struct trace_summary *s)
+{
+	__u64 dur = summary_duration_ns(s);
+	char when[64] = "?", d[16], w[16];
+	time_t t;
+	struct tm tm;
+
+	if (s->meta.start_realtime_ns) {
+		t = s->meta.start_realtime_ns / 1000000000ull;
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	}
+	printf("loupe report: %s\n", path);
+	printf("target    pid %u (%s): %.58s%s\n", s->meta.pid, s->meta.mode,
+	       s->meta.cmdline, strlen(s->meta.cmdline) > 58 ? "..." : "");
+	printf("recorded  %s on %.30s, %s, %zu windows of %s\n", when,
+	       s->meta.hostname, units_ns(d, sizeof(d), dur), s->nwindows,
+	       units_ns(w, sizeof(w), s->meta.window_ns));
+	printf("requests  %llu ok, %llu errors, %.1f req/s, %llu dropped events\n",
+	       (unsigned long long)(s->requests - s->errors),
+	       (unsigned long long)s->errors,
+	       dur ? s->requests * 1e9 / dur : 0.0,
+	       (unsigned long long)s->dropped);
+}
+
+static void print_config(const struct trace_summary *s)
+{
+	size_t i, shown = 0;
+
+	for (i = 0; i < s->nconfig; i++) {
+		if (s->config[i].key[0] == '@')
+			continue;
+		printf("%s%s = %.50s\n", shown++ ? "          " : "config    ",
+		       s->config[i].key, s->config[i].value);
+	}
+}
+
+static void print_models(const struct trace_summary *s)
+{
+	size_t i, shown = 0;
+
+	for (i = 0; i < s->nconfig; i++) {
+		if (strncmp(s->config[i].key, "@model.", 7))
+			continue;
+		printf("%s%s", shown++ ? ", " : "models    ", s->config[i].key + 7);
+	}
+	if (shown)
+		putchar('\n');
+}
+
+static void print_latency_table(const struct trace_summary *s)
+{
+	char v[6][16], mean[16];
+	size_t i, q;
+
+	printf("\n%-10s %-12s %7s %6s %6s %6s %6s %6s %6s\n", "MODEL", "STAGE",
+	       "COUNT", "MEAN", "P50", "P90", "P99", "P99.9", "MAX");
+	for (i = 0; i < s->nentries; i++) {
+		const struct summary_entry *e = &s->entries[i];
+
+		for (q = 0; q < 4; q++)
+			units_ns(v[q], sizeof(v[q]), hist_quantile(&e->h, quantiles[q]));
+		units_ns(v[4], sizeof(v[4]), e->h.max);
+		printf("%-10.10s %-12.12s %7llu %6s %6s %6s %6s %6s %6s\n",
+		       summary_name(s, e->model_id), summary_name(s, e->stage_id),
+		       (unsigned long long)e->h.count,
+		       units_ns(mean, sizeof(mean), (__u64)hist_mean(&e->h)),
+		       v[0], v[1], v[2], v[3], v[4]);
+	}
+	if (!s->nentries)
+		printf("(no completed requests recorded)\n");
+}
+
+/* Consecutive windows folded so the table has at most 20 rows. */
+static void print_throughput(const struct trace_summary *s)
+{
+	size_t group, i, j;
+	double t0 = s->meta.start_mono_ns;
+
+	if (!s->nwindows)
+		return;
+	group = (s->nwindows + 19) / 20;
+	printf("\n%-17s %9s %8s %8s\n", "WINDOW", "REQ/S", "ERRORS", "DROPPED");
+	for (i = 0; i < s->nwindows; i += group) {
+		__u64 req = 0, err = 0, drop = 0, start = s->windows[i].start_ns,
+		      end = start;
+
+		for (j = i; j < i + group && j < s->nwindows; j++) {
+			req += s->windows[j].requests;
+			err += s->windows[j].errors;
+			drop += s->windows[j].dropped;
+			end = s->windows[j].end_ns;
+		}
+		printf("%7.1fs-%7.1fs  %9.1f %8llu %8llu\n", (start - t0) / 1e9,
+		       (end - t0) / 1e9, end > start ? req * 1e9 / (end - start) : 0.0,
+		       (unsigned long long)err, (unsigned long long)drop);
+	}
+}
+
+static void print_json(const char *path, const struct trace_summary *s)
+{
+	__u64 dur = summary_duration_ns(s);
+	size_t i, q, n;
+	static const char *const qkeys[] = { "p50_ns", "p90_ns", "p99_ns", "p999_ns" };
+
+	printf("{\n  \"file\": ");
+	json_str(stdout, path);
+	printf(",\n  \"target\": {\"pid\": %u, \"mode\": ", s->meta.pid);
+	json_str(stdout, s->meta.mode);
+	printf(", \"cmdline\": ");
+	json_str(stdout, s->meta.cmdline);
+	printf("},\n  \"host\": ");
+	json_str(stdout, s->meta.hostname);
+	printf(",\n  \"loupe_version\": ");
+	json_str(stdout, s->meta.loupe_version);
+	printf(",\n  \"start_realtime_ns\": %llu,\n  \"duration_ns\": %llu,\n"
+	       "  \"window_ns\": %llu,\n  \"requests\": %llu,\n  \"errors\": %llu,\n"
+	       "  \"dropped\": %llu,\n  \"throughput_rps\": %.3f,\n",
+	       (unsigned long long)s->meta.start_realtime_ns,
+	       (unsigned long long)dur, (unsigned long long)s->meta.window_ns,
+	       (unsigned long long)s->requests, (unsigned long long)s->errors,
+	       (unsigned long long)s->dropped,
+	       dur ? s->requests * 1e9 / dur : 0.0);
+	printf("  \"models\": [");
+	for (i = 0, n = 0; i < s->nconfig; i++) {
+		if (strncmp(s->config[i].key, "@model.", 7))
+			continue;
+		printf("%s", n++ ? ", " : "");
+		json_str(stdout, s->config[i].key + 7);
+	}
+	printf("],\n  \"config\": {");
+	for (i = 0, n = 0; i < s->nconfig; i++) {
+		if (s->config[i].key[0] == '@')
+			continue;
+		printf("%s\n    ", n++ ? "," : "");
+		json_str(stdout, s->config[i].key);
+		printf(": ");
+		json_str(stdout, s->config[i].value);
+	}
+	printf("%s},\n  \"entries\": [", n ? "\n  " : "");
+	for (i = 0; i < s->nentries; i++) {
+		const struct summary_entry *e = &s->entries[i];
+
+		printf("%s\n    {\"model\": ", i ? "," : "");
+		json_str(stdout, summary_name(s, e->model_id));
+		printf(", \"stage\": ");
+		json_str(stdout, summary_name(s, e->stage_id));
+		printf(", \"count\": %llu, \"mean_ns\": %.0f",
+		       (unsigned long long)e->h.count, hist_mean(&e->h));
+		for (q = 0; q < 4; q++)
+			printf(", \"%s\": %llu", qkeys[q],
+			       (unsigned long long)hist_quantile(&e->h, quantiles[q]));
+		printf(", \"min_ns\": %llu, \"max_ns\": %llu}",
+		       (unsigned long long)(e->h.count ? e->h.min : 0),
+		       (unsigned long long)e->h.max);
+	}
+	printf("%s],\n  \"windows\": [", s->nentries ? "\n  " : "");
+	for (i = 0; i < s->nwindows; i++) {
+		const struct summary_window *w = &s->windows[i];
+		__u64 len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 0;
+
+		printf("%s\n    {\"index\": %llu, \"start_ns\": %llu, \"duration_ns\": %llu, "
+		       "\"requests\": %llu, \"errors\": %llu, \"dropped\": %llu, "
+		       "\"late\": %llu, \"throughput_rps\": %.3f}",
+		       i ? "," : "", (unsigned long long)w->index,
+		       (unsigned long long)(w->start_ns - s->meta.start_mono_ns),
+		       (unsigned long long)len, (unsigned long long)w->requests,
+		       (unsigned long long)w->errors, (unsigned long long)w->dropped,
+		       (unsigned long long)w->late,
+		       len ? w->requests * 1e9 / len : 0.0);
+	}
+	printf("%s],\n  \"recovery\": {\"complete\": %s, \"ended_cleanly\": %s, "
+	       "\"chunks\": %llu, \"bytes_recovered\": %llu, \"file_size\": %llu, "
+	       "\"chunks_bad\": %llu, \"bytes_skipped\": %llu, "
+	       "\"trailing_bytes\": %llu, \"damage\": ",
+	       s->nwindows ? "\n  " : "", file_is_whole(s) ? "true" : "false",
+	       s->have_end ? "true" : "false",
+	       (unsigned long long)s->rs.chunks_ok,
+	       (unsigned long long)s->rs.bytes_ok,
+	       (unsigned long long)s->rs.file_size,
+	       (unsigned long long)s->rs.chunks_bad,
+	       (unsigned long long)s->rs.bytes_skipped,
+	       (unsigned long long)s->rs.trailing_bytes);
+	json_str(stdout, s->damage);
+	printf("}\n}\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct trace_summary s;
+	const char *path;
+	bool json = false;
+	int opt, err;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(report_help, stdout);
+			return 0;
+		default:
+			pr_err("report: unknown option '%s' (see 'loupe help report')",
+			       argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		pr_err("report: give exactly one trace file (see 'loupe help report')");
+		return 2;
+	}
+	path = argv[optind];
+	err = summary_load(path, &s);
+	if (err == -EPROTO) {
+		pr_err("report: %s: not a loupe trace file", path);
+		return 1;
+	}
+	if (err == -EPROTONOSUPPORT) {
+		pr_err("report: %s: unsupported trace format version", path);
+		return 1;
+	}
+	if (err) {
+		pr_err("report: open %s: %s", path, strerror(-err));
+		return 1;
+	}
+	if (!s.have_meta) {
+		pr_err("report: %s: no readable data (%llu of %llu bytes are whole chunks)",
+		       path, (unsigned long long)s.rs.bytes_ok,
+		       (unsigned long long)s.rs.file_size);
+		summary_release(&s);
+		return 1;
+	}
+	sort_ctx = &s;
+	qsort(s.entries, s.nentries, sizeof(*s.entries), entry_cmp);
+	if (json) {
+		print_json(path, &s);
+	} else {
+		print_text_header(path, &s);
+		print_models(&s);
+		print_config(&s);
+		print_latency_table(&s);
+		print_throughput(&s);
+	}
+	err = file_is_whole(&s) ? 0 : 1;
+	if (err)
+		print_recovery_line(path, &s);
+	summary_release(&s);
+	return err;
+}

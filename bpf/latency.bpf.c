@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Request/stage latency: the kernel side of include/loupe/probe.h.
+ *
+ * loupe:flush hands over a thread's buffer of finished requests in one trap;
+ * we copy the records verbatim into the ring buffer and let the collector
+ * aggregate, because it sees every record anyway and can do it exactly.
+ * New name pointers shipped with the flush are resolved to strings here,
+ * while the process is certainly alive.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+#include <loupe/probe_abi.h>
+#include <loupe/events.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOUPE_DROP_NKINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Staging for variable-sized record batches (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct loupe_ev_reqs);
+} scratch SEC(".maps");
+
+/* The part of struct loupe_thread_ctx in front of recs[]. */
+struct ctx_head {
+	__u32 abi_version;
+	__u32 tid;
+	__u64 cur_model;
+	__u64 cur_stage;
+	__u64 cur_req_id;
+	__u32 nrec;
+	__u32 nnames;
+	__u64 new_names[LOUPE_MAX_NEW_NAMES];
+};
+
+static __always_inline void count_drop(__u32 kind, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&drops, &kind);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline void fill_hdr(struct loupe_ev_hdr *h, __u32 type)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->n = 0;
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline void emit_name(__u32 type, __u64 ptr)
+{
+	struct loupe_ev_name *ev;
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count_drop(LOUPE_DROP_EVENTS, 1);
+		return;
+	}
+	fill_hdr(&ev->h, type);
+	ev->ptr = ptr;
+	if (bpf_probe_read_user_str(ev->str, sizeof(ev->str), (void *)ptr) < 0)
+		ev->str[0] = 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+SEC("usdt")
+int BPF_USDT(on_flush, void *ctxp)
+{
+	struct ctx_head head;
+	struct loupe_ev_reqs *ev;
+	__u32 zero = 0, n, i;
+	__u64 size;
+
+	if (bpf_probe_read_user(&head, sizeof(head), ctxp)) {
+		count_drop(LOUPE_DROP_READ, 1);
+		return 0;
+	}
+	if (head.abi_version != LOUPE_ABI_VERSION) {
+		count_drop(LOUPE_DROP_BAD_ABI, 1);
+		return 0;
+	}
+	/* Names first: the ring buffer keeps this order for the collector. */
+	for (i = 0; i < LOUPE_MAX_NEW_NAMES; i++) {
+		if (i >= head.nnames)
+			break;
+		emit_name(LOUPE_EV_NAME, head.new_names[i]);
+	}
+
+	n = head.nrec;
+	if (n == 0)
+		return 0;
+	if (n > LOUPE_BATCH)
+		n = LOUPE_BATCH;
+	ev = bpf_map_lookup_elem(&scratch, &zero);
+	if (!ev)
+		return 0;
+	fill_hdr(&ev->h, LOUPE_EV_REQS);
+	ev->h.n = n;
+	size = (__u64)n * sizeof(struct loupe_req_rec);
+	if (bpf_probe_read_user(ev->recs, size,
+				(char *)ctxp + __builtin_offsetof(struct loupe_thread_ctx, recs))) {
+		count_drop(LOUPE_DROP_READ, n);
+		return 0;
+	}
+	if (bpf_ringbuf_output(&events, ev, sizeof(ev->h) + size, 0)) {
+		count_drop(LOUPE_DROP_EVENTS, 1);
+		count_drop(LOUPE_DROP_RECORDS, n);
+	}
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(on_model, void *name)
+{
+	emit_name(LOUPE_EV_MODEL, (__u64)name);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(on_config, void *key, void *value)
+{
+	struct loupe_ev_config *ev;
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count_drop(LOUPE_DROP_EVENTS, 1);
+		return 0;
+	}
+	fill_hdr(&ev->h, LOUPE_EV_CONFIG);
+	if (bpf_probe_read_user_str(ev->key, sizeof(ev->key), key) < 0)
+		ev->key[0] = 0;
+	if (bpf_probe_read_user_str(ev->value, sizeof(ev->value), value) < 0)
+		ev->value[0] = 0;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}

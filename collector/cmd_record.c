@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loupe record: attach to a live process (-p PID) or launch a command, and
+ * record its request/stage latency into a trace file until -d elapses, a
+ * signal arrives or the target exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+
+#include "analyzer/units.h"
+#include "collector/collector.h"
+#include "collector/usdt_scan.h"
+#include "commands.h"
+#include "log.h"
+
+const char record_help[] =
+	"usage: loupe record [-d SECONDS] [-o FILE] [-w MS] -p PID\n"
+	"       loupe record [-d SECONDS] [-o FILE] [-w MS] [--] CMD [ARGS...]\n"
+	"\n"
+	"Records request and stage latency of a process instrumented with\n"
+	"<loupe/probe.h> into a trace file, for 'loupe report'.\n"
+	"\n"
+	"  -p, --pid PID        attach to a running process\n"
+	"  CMD [ARGS...]        launch CMD and follow it (after '--' if CMD's\n"
+	"                       arguments start with '-')\n"
+	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C\n"
+	"                       or the target exits); a launched CMD then gets\n"
+	"                       SIGTERM and is followed until it exits\n"
+	"  -o, --output FILE    trace file (default loupe-YYYYmmdd-HHMMSS.lpt),\n"
+	"                       created with mode 0600\n"
+	"  -w, --window MS      aggregation window (default 1000)\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"The probes of every loaded object (executable and shared libraries,\n"
+	"also those loaded later) are attached.  Needs root, or CAP_BPF and\n"
+	"CAP_PERFMON.  Ends with one summary line: requests, windows, dropped\n"
+	"events, file size.  Exit status: 0 recorded, 1 failure, 2 usage.\n";
+
+struct record_env {
+	pid_t pid;
+	double duration_s;
+	const char *output;
+	__u64 window_ns;
+	char **cmd;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Root, or the two capabilities loading and attaching BPF needs. */
+static int have_bpf_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	const int need[] = { 38 /* CAP_PERFMON */, 39 /* CAP_BPF */ };
+	size_t i;
+
+	if (geteuid() == 0)
+		return 1;
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (!(data[need[i] / 32].effective & (1u << (need[i] % 32))))
+			return 0;
+	return 1;
+}
+
+static char *read_cmdline(pid_t pid)
+{
+	char path[64], buf[4096];
+	size_t n, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return strdup("?");
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	while (n && buf[n - 1] == 0)
+		n--;
+	for (i = 0; i < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+static char *join_args(char **argv)
+{
+	size_t len = 1, i;
+	char *s;
+
+	for (i = 0; argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (i = 0; argv[i]; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* execvp's lookup, done up front so a missing program is a clear error. */
+static int resolve_program(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK))
+			return -errno;
+		if (!realpath(name, out))
+			return -errno;
+		return 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t dl = strcspn(path, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)dl, path, name);
+		if (!access(buf, X_OK) && realpath(buf, out) && strlen(out) < len)
+			return 0;
+		path += dl + (path[dl] == ':');
+	}
+	return -ENOENT;
+}
+
+/*
+ * Forks CMD stopped at a gate (a pipe) so the probes are in place before it
+ * runs its first instruction; *gate_fd releases it.
+ */
+static pid_t launch_gated(char **cmd, int *gate_fd)
+{
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		/* EOF without a byte: loupe gave up, do not run. */
+		if (read(fds[0], &c, 1) != 1)
+			_exit(127);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "loupe: record: exec %s: %s\n", cmd[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	*gate_fd = fds[1];
+	return pid;
+}
+
+static void default_output(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "loupe-%Y%m%d-%H%M%S.lpt", &tm);
+}
+
+static int parse_args(int argc, char **argv, struct record_env *env)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long v;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+p:d:o:w:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			v = strtol(optarg, &end, 10);
+			if (*end || v <= 0 || v > INT_MAX) {
+				pr_err("record: invalid pid '%s'", optarg);
+				return 2;
+			}
+			env->pid = v;
+			break;
+		case 'd':
+			env->duration_s = strtod(optarg, &end);
+			if (*end || env->duration_s <= 0) {
+				pr_err("record: invalid duration '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'o':
+			env->output = optarg;
+			break;
+		case 'w':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 10 || v > 3600000) {
+				pr_err("record: invalid window '%s' (10..3600000 ms)",
+				       optarg);
+				return 2;
+			}
+			env->window_ns = (__u64)v * 1000000ull;
+			break;
+		case 'h':
+			fputs(record_help, stdout);
+			return -1;
+		default:
+			if (optopt)
+				pr_err("record: unknown option '-%c' (see 'loupe help record')",
+				       optopt);
+			else
+				pr_err("record: unknown option '%s' (see 'loupe help record')",
+				       argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		env->cmd = argv + optind;
+	if (!env->pid == !env->cmd) {
+		pr_err("record: give either -p PID or a command to launch (see 'loupe help record')");
+		return 2;
+	}
+	return 0;
+}
+
+static void print_progress(const struct collector_summary *s, double secs)
+{
+	char p99[16];
+
+	fprintf(stderr, "\r\033[Kloupe: record: %4.0f s  %llu requests  %llu req/s  p99 %s  %llu dropped",
+		secs, (unsigned long long)s->requests,
+		(unsigned long long)s->last_window_requests,
+		units_ns(p99, sizeof(p99), s->last_window_p99_ns),
+		(unsigned long long)s->dropped);
+}
+
+/* After stopping a launched target: SIGTERM, follow it up to 5 s, SIGKILL. */
+static int stop_target(struct collector *c, pid_t pid, int *status)
+{
+	__u64 deadline = now_ns() + 5000000000ull;
+
+	kill(pid, SIGTERM);
+	while (now_ns() < deadline) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 0;
+		collector_poll(c, 50);
+	}
+	pr_warn("record: pid %d ignored SIGTERM for 5 s, killing it", (int)pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return 0;
+}
+
+static int record_loop(struct record_env *env, struct collector *c,
+		       bool launched, int *target_status,
+		       enum trace_end_reason *reason)
+{
+	__u64 start = now_ns(), last_scan = start, last_windows = 0;
+	__u64 deadline = env->duration_s > 0 ?
+				 start + (__u64)(env->duration_s * 1e9) : 0;
+	bool tty = isatty(STDERR_FILENO);
+	struct collector_summary s;
+	int err;
+
+	for (;;) {
+		err = collector_poll(c, 100);
+		if (err)
+			return err;
+		if (stop_signal) {
+			*reason = TRACE_END_SIGNAL;
+			break;
+		}
+		if (deadline && now_ns() >= deadline) {
+			*reason = TRACE_END_DURATION;
+			break;
+		}
+		if (launched) {
+			if (waitpid(env->pid, target_status, WNOHANG) == env->pid) {
+				*reason = TRACE_END_TARGET_EXIT;
+				return 0;
+			}
+		} else if (kill(env->pid, 0) && errno == ESRCH) {
+			*reason = TRACE_END_TARGET_EXIT;
+			return 0;
+		}
+		/* Shared libraries and dlopen()ed objects appear later. */
+		if (now_ns() - last_scan >= 1000000000ull) {
+			last_scan = now_ns();
+			collector_rescan(c);
+		}
+		collector_summary(c, &s);
+		if (tty && s.windows != last_windows) {
+			last_windows = s.windows;
+			print_progress(&s, (now_ns() - start) / 1e9);
+		}
+	}
+	if (launched)
+		stop_target(c, env->pid, target_status);
+	return 0;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record_env env = { .window_ns = 1000000000ull };
+	struct collector_opts copts = { 0 };
+	enum trace_end_reason reason = TRACE_END_ERROR;
+	char outbuf[64], exe[PATH_MAX], size[32];
+	struct collector_summary s;
+	struct collector *c = NULL;
+	struct sigaction sa = { 0 };
+	int gate = -1, status = -1, err, ret = 1, n;
+	char *cmdline = NULL;
+	bool launched;
+
+	ret = parse_args(argc, argv, &env);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	ret = 1;
+	launched = env.cmd != NULL;
+	if (!have_bpf_privileges()) {
+		pr_err("record: need root, or CAP_BPF and CAP_PERFMON, to load BPF programs");
+		return 1;
+	}
+	if (launched) {
+		err = resolve_program(env.cmd[0], exe, sizeof(exe));
+		if (err) {
+			pr_err("record: launch %s: %s", env.cmd[0], strerror(-err));
+			return 1;
+		}
+		cmdline = join_args(env.cmd);
+	} else {
+		if (kill(env.pid, 0) && errno == ESRCH) {
+			pr_err("record: attach to pid %d: no such process", (int)env.pid);
+			return 1;
+		}
+		cmdline = read_cmdline(env.pid);
+	}
+	if (!env.output) {
+		default_output(outbuf, sizeof(outbuf));
+		env.output = outbuf;
+	}
+
+	if (!launched) {
+		struct mapped_object *objs;
+		size_t nobjs, i;
+		int probes = 0;
+
+		err = usdt_mapped_objects(env.pid, &objs, &nobjs);
+		if (err) {
+			pr_err("record: attach to pid %d: %s", (int)env.pid,
+			       err == -ESRCH ? "no such process" : strerror(-err));
+			goto cleanup;
+		}
+		for (i = 0; i < nobjs; i++) {
+			n = usdt_count_probes(objs[i].path);
+			probes += n > 0 ? n : 0;
+		}
+		usdt_objects_free(objs, nobjs);
+		if (!probes) {
+			pr_err("record: pid %d (%s): no loupe probes in its executable or libraries (instrument it with <loupe/probe.h>)",
+			       (int)env.pid, cmdline ? cmdline : "?");
+			goto cleanup;
+		}
+	}
+
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (launched) {
+		env.pid = launch_gated(env.cmd, &gate);
+		if (env.pid < 0) {
+			pr_err("record: launch %s: %s", env.cmd[0], strerror(errno));
+			goto cleanup;
+		}
+	}
+	copts.pid = env.pid;
+	copts.window_ns = env.window_ns;
+	copts.out_path = env.output;
+	copts.mode = launched ? "launch" : "attach";
+	copts.cmdline = cmdline;
+	c = collector_new(&copts);
+	if (!c) {
+		err = errno;
+		if (err == EPERM || err == EACCES)
+			pr_err("record: load BPF programs: %s (need root, or CAP_BPF and CAP_PERFMON)",
+			       strerror(err));
+		else
+			pr_err("record: start recording to %s: %s", env.output,
+			       strerror(err));
+		goto cleanup;
+	}
+	if (launched) {
+		err = collector_attach_object(c, exe);
+		if (err < 0) {
+			pr_err("record: attach usdt in %s: %s", exe, strerror(-err));
+			goto cleanup;
+		}
+		if (write(gate, "g", 1) != 1) {
+			pr_err("record: start %s: %s", env.cmd[0], strerror(errno));
+			goto cleanup;
+		}
+		close(gate);
+		gate = -1;
+		/* Catch libraries: wait briefly for the dynamic loader. */
+		usleep(20000);
+		collector_rescan(c);
+	} else {
+		err = collector_rescan(c);
+		if (err < 0) {
+			pr_err("record: attach to pid %d: %s", (int)env.pid,
+			       err == -ESRCH ? "no such process" : strerror(-err));
+			goto cleanup;
+		}
+	}
+	pr_info("record: %s pid %d, writing %s (Ctrl-C to stop)",
+		launched ? "launched" : "attached to", (int)env.pid, env.output);
+
+	err = record_loop(&env, c, launched, &status, &reason);
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
+	if (err)
+		pr_err("record: %s: %s", env.output, strerror(-err));
+	err = collector_finish(c, err ? TRACE_END_ERROR : reason,
+			       launched ? status : -1);
+	if (err) {
+		pr_err("record: write %s: %s", env.output, strerror(-err));
+		goto cleanup;
+	}
+	collector_summary(c, &s);
+	if (!s.objects) {
+		pr_err("record: %s: no loupe probes in its executable or libraries (instrument it with <loupe/probe.h>)",
+		       cmdline);
+		goto cleanup;
+	}
+	fprintf(stderr, "loupe: record: %llu requests, %llu windows, %llu dropped events, %s written to %s\n",
+		(unsigned long long)s.requests, (unsigned long long)s.windows,
+		(unsigned long long)s.dropped,
+		units_bytes(size, sizeof(size), s.bytes), env.output);
+	ret = 0;
+cleanup:
+	if (gate >= 0)
+		close(gate);
+	if (launched && env.pid > 0 && ret) {
+		/* The gate closed: an unstarted child exits by itself. */
+		if (waitpid(env.pid, &status, WNOHANG) == 0) {
+			kill(env.pid, SIGTERM);
+			waitpid(env.pid, &status, 0);
+		}
+	}
+	collector_free(c);
+	free(cmdline);
+	return ret;
+}

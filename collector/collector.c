@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <loupe/probe_abi.h>
+#include <loupe/events.h>
+#include "latency.skel.h"
+#include "collector/aggregate.h"
+#include "collector/collector.h"
+#include "collector/trace_writer.h"
+#include "collector/usdt_scan.h"
+#include "log.h"
+
+struct attached {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct collector {
+	struct collector_opts o;
+	struct latency_bpf *skel;
+	struct ring_buffer *rb;
+	struct trace_writer *w;
+	struct aggregate *agg;
+	struct bpf_link **links;
+	size_t nlinks, links_cap;
+	struct attached *objs;
+	size_t nobjs, objs_cap;
+	int ncpus;
+	__u64 final_bytes;	/* file size once closed */
+	int err;		/* first error inside the ring buffer callback */
+};
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static __u64 realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Fallback when a name event was lost: read the string from the target. */
+static int resolve_name(void *arg, __u64 ptr, char *buf, size_t len)
+{
+	struct collector *c = arg;
+	struct iovec local = { buf, len - 1 };
+	struct iovec remote = { (void *)(unsigned long)ptr, len - 1 };
+	ssize_t n;
+
+	n = process_vm_readv(c->o.pid, &local, 1, &remote, 1, 0);
+	if (n <= 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+	const struct loupe_ev_hdr *h = data;
+	int err = 0;
+
+	if (size < sizeof(*h) || c->err)
+		return 0;
+	switch (h->type) {
+	case LOUPE_EV_REQS: {
+		const struct loupe_ev_reqs *ev = data;
+		size_t n = (size - sizeof(*h)) / sizeof(ev->recs[0]);
+
+		if (n > h->n)
+			n = h->n;
+		err = aggregate_records(c->agg, ev->recs, n);
+		break;
+	}
+	case LOUPE_EV_NAME:
+	case LOUPE_EV_MODEL: {
+		const struct loupe_ev_name *ev = data;
+		char str[LOUPE_NAME_MAX];
+
+		if (size < sizeof(*ev))
+			break;
+		memcpy(str, ev->str, sizeof(str));
+		str[sizeof(str) - 1] = 0;
+		/* BPF cannot fault in a page the target has not touched yet
+		 * (string literals early in its life); we can. */
+		if (!str[0] && resolve_name(c, ev->ptr, str, sizeof(str)))
+			break;
+		err = aggregate_name(c->agg, ev->ptr, str);
+		if (!err && h->type == LOUPE_EV_MODEL)
+			err = aggregate_model(c->agg, h->ts_ns, str);
+		break;
+	}
+	case LOUPE_EV_CONFIG: {
+		const struct loupe_ev_config *ev = data;
+		char key[LOUPE_NAME_MAX], value[LOUPE_VALUE_MAX];
+
+		if (size < sizeof(*ev))
+			break;
+		memcpy(key, ev->key, sizeof(key));
+		memcpy(value, ev->value, sizeof(value));
+		key[sizeof(key) - 1] = value[sizeof(value) - 1] = 0;
+		err = aggregate_config(c->agg, h->ts_ns, key, value);
+		break;
+	}
+	default:
+		break;
+	}
+	if (err)
+		c->err = err;
+	return 0;
+}
+
+/* Events lost in the kernel so far, summed over CPUs. */
+static __u64 read_drops(struct collector *c)
+{
+	__u64 total = 0, *vals;
+	__u32 kind;
+	int fd = bpf_map__fd(c->skel->maps.drops), i;
+
+	vals = calloc(c->ncpus, sizeof(*vals));
+	if (!vals)
+		return 0;
+	for (kind = 0; kind < LOUPE_DROP_NKINDS; kind++) {
+		/* Records ride inside events: count events once. */
+		if (kind == LOUPE_DROP_RECORDS)
+			continue;
+		if (bpf_map_lookup_elem(fd, &kind, vals))
+			continue;
+		for (i = 0; i < c->ncpus; i++)
+			total += vals[i];
+	}
+	free(vals);
+	return total;
+}
+
+static int write_meta(struct collector *c, __u64 start_mono)
+{
+	struct trace_meta m = { 0 };
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	m.cmdline = c->o.cmdline ? c->o.cmdline : "";
+	m.hostname = host;
+	m.loupe_version = LOUPE_VERSION;
+	m.mode = c->o.mode ? c->o.mode : "attach";
+	m.pid = c->o.pid;
+	m.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	m.start_realtime_ns = realtime_ns();
+	m.start_mono_ns = start_mono;
+	m.window_ns = c->o.window_ns;
+	return trace_writer_meta(c->w, &m);
+}
+
+struct collector *collector_new(const struct collector_opts *o)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+	__u64 start;
+	int err;
+
+	if (!c)
+		return NULL;
+	c->o = *o;
+	if (!c->o.window_ns)
+		c->o.window_ns = 1000000000ull;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0) {
+		err = c->ncpus ? c->ncpus : -EINVAL;
+		goto fail;
+	}
+	c->skel = latency_bpf__open_and_load();
+	if (!c->skel) {
+		err = -errno;
+		goto fail;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events),
+				 handle_event, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		goto fail;
+	}
+	/* Only now, with BPF loaded: a failed load leaves no empty file. */
+	c->w = trace_writer_new(o->out_path);
+	if (!c->w) {
+		err = -errno;
+		goto fail;
+	}
+	start = mono_ns();
+	err = write_meta(c, start);
+	if (err)
+		goto fail;
+	c->agg = aggregate_new(c->w, start, c->o.window_ns, resolve_name, c);
+	if (!c->agg) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	return c;
+fail:
+	collector_free(c);
+	errno = -err;
+	return NULL;
+}
+
+static int add_link(struct collector *c, struct bpf_link *l)
+{
+	if (c->nlinks == c->links_cap) {
+		size_t cap = c->links_cap ? 2 * c->links_cap : 8;
+		struct bpf_link **nv = realloc(c->links, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		c->links = nv;
+		c->links_cap = cap;
+	}
+	c->links[c->nlinks++] = l;
+	return 0;
+}
+
+int collector_attach_object(struct collector *c, const char *path)
+{
+	static const struct {
+		const char *probe;
+		size_t prog_off;
+	} probes[] = {
+		{ "flush", offsetof(struct latency_bpf, progs.on_flush) },
+		{ "model", offsetof(struct latency_bpf, progs.on_model) },
+		{ "config", offsetof(struct latency_bpf, progs.on_config) },
+	};
+	struct stat st;
+	size_t i;
+	int n, err;
+
+	if (stat(path, &st))
+		return -errno;
+	for (i = 0; i < c->nobjs; i++)
+		if (c->objs[i].dev == st.st_dev && c->objs[i].ino == st.st_ino)
+			return 0;
+	n = usdt_count_probes(path);
+	if (n <= 0)
+		return n == -ENOEXEC ? 0 : n;
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		struct bpf_program *prog =
+			*(struct bpf_program **)((char *)c->skel + probes[i].prog_off);
+		struct bpf_link *l;
+
+		l = bpf_program__attach_usdt(prog, c->o.pid, path, USDT_PROVIDER,
+					     probes[i].probe, NULL);
+		if (!l) {
+			err = -errno;
+			/* An object may use only some of the probes. */
+			if (err == -ENOENT)
+				continue;
+			return err;
+		}
+		err = add_link(c, l);
+		if (err) {
+			bpf_link__destroy(l);
+			return err;
+		}
+	}
+	if (c->nobjs == c->objs_cap) {
+		size_t cap = c->objs_cap ? 2 * c->objs_cap : 8;
+		struct attached *nv = realloc(c->objs, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		c->objs = nv;
+		c->objs_cap = cap;
+	}
+	c->objs[c->nobjs].dev = st.st_dev;
+	c->objs[c->nobjs].ino = st.st_ino;
+	c->nobjs++;
+	pr_debug("record: attached %d probe sites in %s", n, path);
+	return 1;
+}
+
+int collector_rescan(struct collector *c)
+{
+	struct mapped_object *v;
+	size_t n, i;
+	int err, added = 0;
+
+	err = usdt_mapped_objects(c->o.pid, &v, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		err = collector_attach_object(c, v[i].path);
+		if (err < 0) {
+			pr_warn("record: attach usdt in %s: %s", v[i].path,
+				strerror(-err));
+			continue;
+		}
+		added += err;
+	}
+	usdt_objects_free(v, n);
+	return added;
+}
+
+int collector_poll(struct collector *c, int timeout_ms)
+{
+	int err = ring_buffer__poll(c->rb, timeout_ms);
+
+	if (err < 0 && err != -EINTR)
+		return err;
+	if (c->err)
+		return c->err;
+	return aggregate_tick(c->agg, mono_ns(), read_drops(c));
+}
+
+int collector_finish(struct collector *c, enum trace_end_reason reason,
+		     int target_exit_status)
+{
+	struct trace_end e = { 0 };
+	struct agg_stats st;
+	__u64 now;
+	int err, err2;
+
+	/* Detach first so nothing arrives after the final drain. */
+	while (c->nlinks)
+		bpf_link__destroy(c->links[--c->nlinks]);
+	ring_buffer__consume(c->rb);
+	now = mono_ns();
+	err = c->err;
+	if (!err)
+		err = aggregate_close(c->agg, now, read_drops(c));
+	aggregate_stats(c->agg, &st);
+	e.end_mono_ns = now;
+	e.requests = st.requests;
+	e.windows = st.windows;
+	e.dropped = read_drops(c);
+	e.reason = reason;
+	e.target_exit_status = target_exit_status;
+	if (!err)
+		err = trace_writer_end(c->w, &e);
+	c->final_bytes = trace_writer_bytes(c->w);
+	err2 = trace_writer_close(c->w);
+	c->w = NULL;
+	if (!err)
+		err = err2;
+	c->err = err;
+	return err;
+}
+
+void collector_summary(const struct collector *c, struct collector_summary *s)
+{
+	struct agg_stats st;
+
+	aggregate_stats(c->agg, &st);
+	memset(s, 0, sizeof(*s));
+	s->requests = st.requests;
+	s->errors = st.errors;
+	s->windows = st.windows;
+	s->dropped = read_drops((struct collector *)c);
+	s->bytes = c->w ? trace_writer_bytes(c->w) : c->final_bytes;
+	s->last_window_requests = st.last_window_requests;
+	s->last_window_p99_ns = st.last_window_p99_ns;
+	s->objects = c->nobjs;
+}
+
+void collector_free(struct collector *c)
+{
+	if (!c)
+		return;
+	while (c->nlinks)
+		bpf_link__destroy(c->links[--c->nlinks]);
+	free(c->links);
+	free(c->objs);
+	aggregate_free(c->agg);
+	ring_buffer__free(c->rb);
+	latency_bpf__destroy(c->skel);
+	trace_writer_close(c->w);
+	free(c);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The collector: loads the BPF programs, attaches loupe's USDT probes in a
+ * target process, turns the ring buffer's request records into per-window
+ * (model x stage) latency histograms, and appends everything to a trace
+ * file as windows close.  Single-threaded; one target process.
+ */
+#ifndef LOUPE_COLLECTOR_H
+#define LOUPE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include <loupe/trace.h>
+
+struct collector_opts {
+	pid_t pid;
+	__u64 window_ns;	/* default 1 s */
+	const char *out_path;
+	const char *mode;	/* "attach" or "launch" */
+	const char *cmdline;	/* target command line for the trace */
+};
+
+struct collector_summary {
+	__u64 requests;		/* records received */
+	__u64 errors;
+	__u64 windows;		/* windows written */
+	__u64 dropped;		/* events lost in the kernel */
+	__u64 bytes;		/* trace file size */
+	__u64 last_window_requests;
+	__u64 last_window_p99_ns;
+	unsigned int objects;	/* objects whose probes are attached */
+};
+
+struct collector;
+
+/* Loads BPF and creates the trace file (mode 0600).  NULL + errno. */
+struct collector *collector_new(const struct collector_opts *o);
+
+/*
+ * Attaches the probes of the ELF file PATH for the target pid (before or
+ * after exec).  Returns 1 when attached, 0 when PATH has no loupe probes or
+ * is attached already, -errno on failure.
+ */
+int collector_attach_object(struct collector *c, const char *path);
+
+/* Attaches every not yet attached mapped object of the target that has
+ * loupe probes (shared libraries, dlopen).  Returns how many, or -errno. */
+int collector_rescan(struct collector *c);
+
+/* Waits up to TIMEOUT_MS for events, aggregates them, closes due windows.
+ * Returns 0 or -errno (a trace write error). */
+int collector_poll(struct collector *c, int timeout_ms);
+
+/* Drains the ring buffer, closes the open windows, writes the end chunk
+ * and closes the file.  Returns 0 or the first write error. */
+int collector_finish(struct collector *c, enum trace_end_reason reason,
+		     int target_exit_status);
+
+void collector_summary(const struct collector *c, struct collector_summary *s);
+
+/* NULL is a no-op. Does not finish the trace: call collector_finish first. */
+void collector_free(struct collector *c);
+
+#endif
