@@ -64,7 +64,7 @@ static void print_recovery_line(const char *path, const struct trace_summary *s)
 
 	units_bytes(ok, sizeof(ok), s->rs.bytes_ok);
 	units_bytes(total, sizeof(total), s->rs.file_size);
-	if (s->damage || s->rs.chunks_bad)
+	if (s->rs.chunks_bad)
 		pr_err("report: %s: damaged: %s; recovered %llu chunks (%s of %s), %llu bad chunks skipped",
 		       path, s->damage ? s->damage : "corrupt chunks",
 		       (unsigned long long)s->rs.chunks_ok, ok, total,

@@ -454,8 +454,11 @@ int cmd_record(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	pr_info("record: %s pid %d, writing %s (Ctrl-C to stop)",
-		launched ? "launched" : "attached to", (int)env.pid, env.output);
+	/* Scripts get only the summary line; a person also gets this. */
+	if (isatty(STDERR_FILENO))
+		pr_info("record: %s pid %d, writing %s (Ctrl-C to stop)",
+			launched ? "launched" : "attached to", (int)env.pid,
+			env.output);
 
 	err = record_loop(&env, c, launched, &status, &reason);
 	if (isatty(STDERR_FILENO))
@@ -472,6 +475,8 @@ int cmd_record(int argc, char **argv)
 	if (!s.objects) {
 		pr_err("record: %s: no loupe probes in its executable or libraries (instrument it with <loupe/probe.h>)",
 		       cmdline);
+		/* Nothing was recorded: leave no empty trace behind. */
+		unlink(env.output);
 		goto cleanup;
 	}
 	fprintf(stderr, "loupe: record: %llu requests, %llu windows, %llu dropped events, %s written to %s\n",
