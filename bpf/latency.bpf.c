@@ -29,6 +29,14 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* Probe hits by kind: what the workload paid in traps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOUPE_TRAP_NKINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} traps SEC(".maps");
+
 /* Staging for variable-sized record batches (too big for the stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -49,13 +57,15 @@ struct ctx_head {
 	__u64 new_names[LOUPE_MAX_NEW_NAMES];
 };
 
-static __always_inline void count_drop(__u32 kind, __u64 n)
+static __always_inline void count(void *map, __u32 kind, __u64 n)
 {
-	__u64 *v = bpf_map_lookup_elem(&drops, &kind);
+	__u64 *v = bpf_map_lookup_elem(map, &kind);
 
 	if (v)
 		*v += n;
 }
+
+#define count_drop(kind, n) count(&drops, kind, n)
 
 static __always_inline void fill_hdr(struct loupe_ev_hdr *h, __u32 type)
 {
@@ -92,6 +102,7 @@ int BPF_USDT(on_flush, void *ctxp)
 	__u32 zero = 0, n, i;
 	__u64 size;
 
+	count(&traps, LOUPE_TRAP_FLUSH, 1);
 	if (bpf_probe_read_user(&head, sizeof(head), ctxp)) {
 		count_drop(LOUPE_DROP_READ, 1);
 		return 0;
@@ -133,6 +144,7 @@ int BPF_USDT(on_flush, void *ctxp)
 SEC("usdt")
 int BPF_USDT(on_model, void *name)
 {
+	count(&traps, LOUPE_TRAP_MODEL, 1);
 	emit_name(LOUPE_EV_MODEL, (__u64)name);
 	return 0;
 }
@@ -142,6 +154,7 @@ int BPF_USDT(on_config, void *key, void *value)
 {
 	struct loupe_ev_config *ev;
 
+	count(&traps, LOUPE_TRAP_CONFIG, 1);
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count_drop(LOUPE_DROP_EVENTS, 1);

@@ -479,10 +479,11 @@ int cmd_record(int argc, char **argv)
 		unlink(env.output);
 		goto cleanup;
 	}
-	fprintf(stderr, "loupe: record: %llu requests, %llu windows, %llu dropped events, %s written to %s\n",
+	fprintf(stderr, "loupe: record: %llu requests, %llu windows, %llu dropped events, %s written to %s (%.3f traps per request)\n",
 		(unsigned long long)s.requests, (unsigned long long)s.windows,
 		(unsigned long long)s.dropped,
-		units_bytes(size, sizeof(size), s.bytes), env.output);
+		units_bytes(size, sizeof(size), s.bytes), env.output,
+		s.requests ? (double)s.traps / s.requests : 0.0);
 	ret = 0;
 cleanup:
 	if (gate >= 0)

@@ -36,6 +36,7 @@ struct collector {
 	size_t nobjs, objs_cap;
 	int ncpus;
 	__u64 final_bytes;	/* file size once closed */
+	__u64 traps_final;	/* probe hits, read before detaching */
 	int err;		/* first error inside the ring buffer callback */
 };
 
@@ -126,27 +127,33 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Events lost in the kernel so far, summed over CPUs. */
-static __u64 read_drops(struct collector *c)
+/* Sum over CPUs and over the kinds in [0, NKINDS) except SKIP. */
+static __u64 sum_percpu(struct collector *c, struct bpf_map *map,
+			__u32 nkinds, __u32 skip)
 {
 	__u64 total = 0, *vals;
 	__u32 kind;
-	int fd = bpf_map__fd(c->skel->maps.drops), i;
+	int fd = bpf_map__fd(map), i;
 
 	vals = calloc(c->ncpus, sizeof(*vals));
 	if (!vals)
 		return 0;
-	for (kind = 0; kind < LOUPE_DROP_NKINDS; kind++) {
-		/* Records ride inside events: count events once. */
-		if (kind == LOUPE_DROP_RECORDS)
-			continue;
-		if (bpf_map_lookup_elem(fd, &kind, vals))
+	for (kind = 0; kind < nkinds; kind++) {
+		if (kind == skip || bpf_map_lookup_elem(fd, &kind, vals))
 			continue;
 		for (i = 0; i < c->ncpus; i++)
 			total += vals[i];
 	}
 	free(vals);
 	return total;
+}
+
+/* Events lost in the kernel so far.  Records ride inside events: count
+ * the events only. */
+static __u64 read_drops(struct collector *c)
+{
+	return sum_percpu(c, c->skel->maps.drops, LOUPE_DROP_NKINDS,
+			  LOUPE_DROP_RECORDS);
 }
 
 static int write_meta(struct collector *c, __u64 start_mono)
@@ -330,6 +337,8 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 	__u64 now;
 	int err, err2;
 
+	c->traps_final = sum_percpu(c, c->skel->maps.traps, LOUPE_TRAP_NKINDS,
+				    LOUPE_TRAP_NKINDS);
 	/* Detach first so nothing arrives after the final drain. */
 	while (c->nlinks)
 		bpf_link__destroy(c->links[--c->nlinks]);
@@ -370,6 +379,9 @@ void collector_summary(const struct collector *c, struct collector_summary *s)
 	s->last_window_requests = st.last_window_requests;
 	s->last_window_p99_ns = st.last_window_p99_ns;
 	s->objects = c->nobjs;
+	s->traps = c->traps_final ? c->traps_final :
+		sum_percpu((struct collector *)c, c->skel->maps.traps,
+			   LOUPE_TRAP_NKINDS, LOUPE_TRAP_NKINDS);
 }
 
 void collector_free(struct collector *c)

@@ -30,6 +30,7 @@ struct collector_summary {
 	__u64 bytes;		/* trace file size */
 	__u64 last_window_requests;
 	__u64 last_window_p99_ns;
+	__u64 traps;		/* probe hits (USDT traps) in the target */
 	unsigned int objects;	/* objects whose probes are attached */
 };
 

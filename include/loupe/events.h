@@ -48,4 +48,12 @@ enum loupe_drop_kind {
 	LOUPE_DROP_NKINDS
 };
 
+/* Indexes of the per-CPU counters of probe hits (traps) we handled. */
+enum loupe_trap_kind {
+	LOUPE_TRAP_FLUSH = 0,
+	LOUPE_TRAP_MODEL = 1,
+	LOUPE_TRAP_CONFIG = 2,
+	LOUPE_TRAP_NKINDS
+};
+
 #endif
