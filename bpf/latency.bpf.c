@@ -67,6 +67,17 @@ static __always_inline void count(void *map, __u32 kind, __u64 n)
 
 #define count_drop(kind, n) count(&drops, kind, n)
 
+/*
+ * Waking the collector costs more than the rest of a flush (an irq_work per
+ * event); it polls every 100 ms anyway, so wake it only when the buffer is
+ * filling up.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (2 << 20) ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void fill_hdr(struct loupe_ev_hdr *h, __u32 type)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -91,7 +102,7 @@ static __always_inline void emit_name(__u32 type, __u64 ptr)
 	ev->ptr = ptr;
 	if (bpf_probe_read_user_str(ev->str, sizeof(ev->str), (void *)ptr) < 0)
 		ev->str[0] = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup_flags());
 }
 
 SEC("usdt")
@@ -134,7 +145,8 @@ int BPF_USDT(on_flush, void *ctxp)
 		count_drop(LOUPE_DROP_READ, n);
 		return 0;
 	}
-	if (bpf_ringbuf_output(&events, ev, sizeof(ev->h) + size, 0)) {
+	if (bpf_ringbuf_output(&events, ev, sizeof(ev->h) + size,
+			       wakeup_flags())) {
 		count_drop(LOUPE_DROP_EVENTS, 1);
 		count_drop(LOUPE_DROP_RECORDS, n);
 	}
@@ -165,6 +177,6 @@ int BPF_USDT(on_config, void *key, void *value)
 		ev->key[0] = 0;
 	if (bpf_probe_read_user_str(ev->value, sizeof(ev->value), value) < 0)
 		ev->value[0] = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup_flags());
 	return 0;
 }

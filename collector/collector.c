@@ -322,11 +322,32 @@ int collector_poll(struct collector *c, int timeout_ms)
 {
 	int err = ring_buffer__poll(c->rb, timeout_ms);
 
+	/* BPF wakes us only when the buffer fills: read what is there. */
+	if (err >= 0)
+		err = ring_buffer__consume(c->rb);
 	if (err < 0 && err != -EINTR)
 		return err;
 	if (c->err)
 		return c->err;
 	return aggregate_tick(c->agg, mono_ns(), read_drops(c));
+}
+
+/* With kernel.bpf_stats_enabled=1 the kernel times every program run. */
+static void log_bpf_run_time(struct collector *c)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) ||
+		    !info.run_cnt)
+			continue;
+		pr_debug("record: bpf %s: %llu runs, %llu ns per run",
+			 bpf_program__name(prog), (unsigned long long)info.run_cnt,
+			 (unsigned long long)(info.run_time_ns / info.run_cnt));
+	}
 }
 
 int collector_finish(struct collector *c, enum trace_end_reason reason,
@@ -343,6 +364,7 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 	while (c->nlinks)
 		bpf_link__destroy(c->links[--c->nlinks]);
 	ring_buffer__consume(c->rb);
+	log_bpf_run_time(c);
 	now = mono_ns();
 	err = c->err;
 	if (!err)
