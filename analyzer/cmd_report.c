@@ -102,16 +102,27 @@ static void print_text_header(const char *path, const struct trace_summary *s)
 	       (unsigned long long)s->dropped);
 }
 
+/* key=value pairs, wrapped at 80 columns. */
 static void print_config(const struct trace_summary *s)
 {
-	size_t i, shown = 0;
+	size_t i, col = 0, len;
 
 	for (i = 0; i < s->nconfig; i++) {
 		if (s->config[i].key[0] == '@')
 			continue;
-		printf("%s%s = %.50s\n", shown++ ? "          " : "config    ",
-		       s->config[i].key, s->config[i].value);
+		len = strlen(s->config[i].key) + 1 + strlen(s->config[i].value);
+		if (!col || col + 1 + len > 80) {
+			printf("%s%s", col ? "\n" : "", col ? "          " : "config    ");
+			col = 10;
+		} else {
+			putchar(' ');
+			col++;
+		}
+		printf("%s=%.60s", s->config[i].key, s->config[i].value);
+		col += len;
 	}
+	if (col)
+		putchar('\n');
 }
 
 static void print_models(const struct trace_summary *s)
@@ -127,27 +138,34 @@ static void print_models(const struct trace_summary *s)
 		putchar('\n');
 }
 
+static void print_row(const char *model, const char *stage,
+		      const struct hist *h)
+{
+	char v[6][16];
+	size_t q;
+
+	for (q = 0; q < 4; q++)
+		units_ns(v[q], sizeof(v[q]), hist_quantile(h, quantiles[q]));
+	units_ns(v[4], sizeof(v[4]), h->max);
+	units_ns(v[5], sizeof(v[5]), (__u64)hist_mean(h));
+	printf("%-10.10s %-12.12s %7llu %6s %6s %6s %6s %6s %6s\n", model, stage,
+	       (unsigned long long)h->count, v[5], v[0], v[1], v[2], v[3], v[4]);
+}
+
 static void print_latency_table(const struct trace_summary *s)
 {
-	char v[6][16], mean[16];
-	size_t i, q;
+	size_t i;
 
 	printf("\n%-10s %-12s %7s %6s %6s %6s %6s %6s %6s\n", "MODEL", "STAGE",
 	       "COUNT", "MEAN", "P50", "P90", "P99", "P99.9", "MAX");
-	for (i = 0; i < s->nentries; i++) {
-		const struct summary_entry *e = &s->entries[i];
-
-		for (q = 0; q < 4; q++)
-			units_ns(v[q], sizeof(v[q]), hist_quantile(&e->h, quantiles[q]));
-		units_ns(v[4], sizeof(v[4]), e->h.max);
-		printf("%-10.10s %-12.12s %7llu %6s %6s %6s %6s %6s %6s\n",
-		       summary_name(s, e->model_id), summary_name(s, e->stage_id),
-		       (unsigned long long)e->h.count,
-		       units_ns(mean, sizeof(mean), (__u64)hist_mean(&e->h)),
-		       v[0], v[1], v[2], v[3], v[4]);
-	}
+	for (i = 0; i < s->nentries; i++)
+		print_row(summary_name(s, s->entries[i].model_id),
+			  summary_name(s, s->entries[i].stage_id),
+			  &s->entries[i].h);
 	if (!s->nentries)
 		printf("(no completed requests recorded)\n");
+	else if (s->overall.count != s->entries[0].h.count)
+		print_row("(all)", "request", &s->overall);
 }
 
 /* Consecutive windows folded so the table has at most 20 rows. */
@@ -176,11 +194,26 @@ static void print_throughput(const struct trace_summary *s)
 	}
 }
 
+/* ", \"count\": ..., \"max_ns\": ..." for one histogram. */
+static void json_hist_fields(const struct hist *h)
+{
+	static const char *const qkeys[] = { "p50_ns", "p90_ns", "p99_ns", "p999_ns" };
+	size_t q;
+
+	printf("\"count\": %llu, \"mean_ns\": %.0f", (unsigned long long)h->count,
+	       hist_mean(h));
+	for (q = 0; q < 4; q++)
+		printf(", \"%s\": %llu", qkeys[q],
+		       (unsigned long long)hist_quantile(h, quantiles[q]));
+	printf(", \"min_ns\": %llu, \"max_ns\": %llu",
+	       (unsigned long long)(h->count ? h->min : 0),
+	       (unsigned long long)h->max);
+}
+
 static void print_json(const char *path, const struct trace_summary *s)
 {
 	__u64 dur = summary_duration_ns(s);
-	size_t i, q, n;
-	static const char *const qkeys[] = { "p50_ns", "p90_ns", "p99_ns", "p999_ns" };
+	size_t i, n;
 
 	printf("{\n  \"file\": ");
 	json_str(stdout, path);
@@ -224,16 +257,13 @@ static void print_json(const char *path, const struct trace_summary *s)
 		json_str(stdout, summary_name(s, e->model_id));
 		printf(", \"stage\": ");
 		json_str(stdout, summary_name(s, e->stage_id));
-		printf(", \"count\": %llu, \"mean_ns\": %.0f",
-		       (unsigned long long)e->h.count, hist_mean(&e->h));
-		for (q = 0; q < 4; q++)
-			printf(", \"%s\": %llu", qkeys[q],
-			       (unsigned long long)hist_quantile(&e->h, quantiles[q]));
-		printf(", \"min_ns\": %llu, \"max_ns\": %llu}",
-		       (unsigned long long)(e->h.count ? e->h.min : 0),
-		       (unsigned long long)e->h.max);
+		printf(", ");
+		json_hist_fields(&e->h);
+		printf("}");
 	}
-	printf("%s],\n  \"windows\": [", s->nentries ? "\n  " : "");
+	printf("%s],\n  \"overall\": {", s->nentries ? "\n  " : "");
+	json_hist_fields(&s->overall);
+	printf("},\n  \"windows\": [");
 	for (i = 0; i < s->nwindows; i++) {
 		const struct summary_window *w = &s->windows[i];
 		__u64 len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 0;

@@ -99,6 +99,9 @@ static int add_window(struct trace_summary *s, const struct trace_window *w)
 			s->nentries++;
 		}
 		hist_merge(&s->entries[j].h, e->hist);
+		if (e->stage_id < s->nnames && s->names[e->stage_id] &&
+		    !strcmp(s->names[e->stage_id], "request"))
+			hist_merge(&s->overall, e->hist);
 	}
 	return 0;
 }
@@ -128,6 +131,7 @@ int summary_load(const char *path, struct trace_summary *s)
 	int ret, err = 0;
 
 	memset(s, 0, sizeof(*s));
+	hist_init(&s->overall);
 	r = trace_reader_open(path);
 	if (!r)
 		return -errno;

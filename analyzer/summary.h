@@ -41,6 +41,7 @@ struct trace_summary {
 	size_t nwindows;
 	struct summary_kv *config;	/* latest value per key, first-seen order */
 	size_t nconfig;
+	struct hist overall;		/* whole requests, all models */
 	__u64 requests, errors, dropped, records;
 	struct trace_reader_stats rs;
 	char *damage;			/* first damage seen, or NULL */

@@ -437,6 +437,11 @@ int cmd_record(int argc, char **argv)
 			pr_err("record: attach usdt in %s: %s", exe, strerror(-err));
 			goto cleanup;
 		}
+		err = collector_start(c);
+		if (err) {
+			pr_err("record: write %s: %s", env.output, strerror(-err));
+			goto cleanup;
+		}
 		if (write(gate, "g", 1) != 1) {
 			pr_err("record: start %s: %s", env.cmd[0], strerror(errno));
 			goto cleanup;
@@ -451,6 +456,11 @@ int cmd_record(int argc, char **argv)
 		if (err < 0) {
 			pr_err("record: attach to pid %d: %s", (int)env.pid,
 			       err == -ESRCH ? "no such process" : strerror(-err));
+			goto cleanup;
+		}
+		err = collector_start(c);
+		if (err) {
+			pr_err("record: write %s: %s", env.output, strerror(-err));
 			goto cleanup;
 		}
 	}

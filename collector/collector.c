@@ -77,7 +77,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	const struct loupe_ev_hdr *h = data;
 	int err = 0;
 
-	if (size < sizeof(*h) || c->err)
+	if (size < sizeof(*h) || c->err || !c->agg)
 		return 0;
 	switch (h->type) {
 	case LOUPE_EV_REQS: {
@@ -177,7 +177,6 @@ static int write_meta(struct collector *c, __u64 start_mono)
 struct collector *collector_new(const struct collector_opts *o)
 {
 	struct collector *c = calloc(1, sizeof(*c));
-	__u64 start;
 	int err;
 
 	if (!c)
@@ -207,20 +206,22 @@ struct collector *collector_new(const struct collector_opts *o)
 		err = -errno;
 		goto fail;
 	}
-	start = mono_ns();
-	err = write_meta(c, start);
-	if (err)
-		goto fail;
-	c->agg = aggregate_new(c->w, start, c->o.window_ns, resolve_name, c);
-	if (!c->agg) {
-		err = -ENOMEM;
-		goto fail;
-	}
 	return c;
 fail:
 	collector_free(c);
 	errno = -err;
 	return NULL;
+}
+
+int collector_start(struct collector *c)
+{
+	__u64 start = mono_ns();
+	int err = write_meta(c, start);
+
+	if (err)
+		return err;
+	c->agg = aggregate_new(c->w, start, c->o.window_ns, resolve_name, c);
+	return c->agg ? 0 : -ENOMEM;
 }
 
 static int add_link(struct collector *c, struct bpf_link *l)
@@ -329,6 +330,8 @@ int collector_poll(struct collector *c, int timeout_ms)
 		return err;
 	if (c->err)
 		return c->err;
+	if (!c->agg)
+		return 0;
 	return aggregate_tick(c->agg, mono_ns(), read_drops(c));
 }
 
@@ -360,6 +363,8 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 
 	c->traps_final = sum_percpu(c, c->skel->maps.traps, LOUPE_TRAP_NKINDS,
 				    LOUPE_TRAP_NKINDS);
+	if (!c->agg)
+		return -EINVAL;
 	/* Detach first so nothing arrives after the final drain. */
 	while (c->nlinks)
 		bpf_link__destroy(c->links[--c->nlinks]);
@@ -389,9 +394,10 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 
 void collector_summary(const struct collector *c, struct collector_summary *s)
 {
-	struct agg_stats st;
+	struct agg_stats st = { 0 };
 
-	aggregate_stats(c->agg, &st);
+	if (c->agg)
+		aggregate_stats(c->agg, &st);
 	memset(s, 0, sizeof(*s));
 	s->requests = st.requests;
 	s->errors = st.errors;

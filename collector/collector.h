@@ -39,6 +39,11 @@ struct collector;
 /* Loads BPF and creates the trace file (mode 0600).  NULL + errno. */
 struct collector *collector_new(const struct collector_opts *o);
 
+/* Starts the clock: window 0 begins now, and the trace's metadata is
+ * written.  Call once the probes are attached (launch mode: just before
+ * the target runs).  Returns 0 or -errno. */
+int collector_start(struct collector *c);
+
 /*
  * Attaches the probes of the ELF file PATH for the target pid (before or
  * after exec).  Returns 1 when attached, 0 when PATH has no loupe probes or

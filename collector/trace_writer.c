@@ -232,8 +232,10 @@ static int writer_batch(struct trace_writer *w, enum loupe_chunk_type type,
 		err = writer_flush(w, type);
 		if (err)
 			return err;
-		p += done * size;
 		n -= done;
+		/* Not p += 0 on an empty batch: v may be NULL then. */
+		if (n)
+			p += done * size;
 	} while (n);
 	return 0;
 }
