@@ -118,7 +118,7 @@ $(OUT)/progs/%: tests/progs/%.c include/loupe/probe.h | $(OUT)/progs
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(RANKER_CFLAGS) $< $(LDFLAGS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libloupe.a | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libloupe.a $(wildcard include/loupe/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $< $(OUT)/libloupe.a $(LDFLAGS) -lcmocka $(LDLIBS) -o $@
 

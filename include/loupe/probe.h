@@ -298,7 +298,8 @@ static inline void loupe_request_end(__u64 id, int status, __u64 t)
 	c->cur_stage = 0;
 	c->cur_req_id = 0;
 	c->nrec++;
-	if (c->nrec == LOUPE_BATCH || t - c->last_flush_ns >= LOUPE_FLUSH_NS)
+	/* Not t - last: an END_AT time may precede the last flush. */
+	if (c->nrec == LOUPE_BATCH || t >= c->last_flush_ns + LOUPE_FLUSH_NS)
 		loupe_flush_ctx(c, t);
 }
 
