@@ -61,7 +61,8 @@ PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(OUT)/loupe $(OUT)/ranker $(OUT)/ranker-noprobes $(PROG_BINS)
+all: $(OUT)/loupe $(OUT)/ranker $(OUT)/ranker-noprobes $(PROG_BINS) \
+	$(OUT)/progs/libprobed.so
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -117,6 +118,10 @@ $(OUT)/ranker-noprobes: $(RANKER_SRCS) $(wildcard samples/ranker/*.h) include/lo
 $(OUT)/progs/%: tests/progs/%.c include/loupe/probe.h | $(OUT)/progs
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(RANKER_CFLAGS) $< $(LDFLAGS) -o $@
+
+$(OUT)/progs/libprobed.so: tests/progs/lib/probed.c include/loupe/probe.h | $(OUT)/progs
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(RANKER_CFLAGS) -shared -fPIC $< $(LDFLAGS) -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libloupe.a $(wildcard include/loupe/*.h) | $(OUT)/tests
 	$(call msg,CC,$@)
