@@ -26,6 +26,9 @@
  *   loupe:model(const char *name)
  *   loupe:config(const char *key, const char *value)
  *
+ * Needs POSIX.1-2008 (clock_gettime): the default in gcc's gnu modes; with
+ * -std=c11 also define _POSIX_C_SOURCE=200809L.
+ *
  * Threading: per-request macros must be called on one thread per request
  * (the worker).  LOUPE_MODEL and LOUPE_CONFIG are thread-safe and cold.
  * Names passed to the macros must outlive the process (string literals or
@@ -42,6 +45,11 @@
 #include <sys/syscall.h>
 
 #include <loupe/probe_abi.h>
+
+/* Strict ISO C modes (-std=c11) hide syscall(); its prototype is fixed. */
+#if !defined(__cplusplus) && defined(__GLIBC__) && !defined(__USE_MISC)
+extern long syscall(long number, ...);
+#endif
 
 #ifndef LOUPE_DISABLE
 /* Outside extern "C": in C++ sdt.h declares templates. */
