@@ -135,6 +135,14 @@ LOUPE_SHARED_ struct loupe_registry loupe_registry = {
 
 #define LOUPE_ATTACHED() __builtin_expect(loupe_flush_semaphore != 0, 0)
 
+/* Prototypes, so users building with -Wmissing-prototypes stay quiet. */
+void loupe_flush_ctx(struct loupe_thread_ctx *c, __u64 now);
+void loupe_fire_model(const char *name);
+void loupe_fire_config(const char *key, const char *value);
+void loupe_announce_locked(void);
+void loupe_model(const char *name);
+void loupe_config(const char *key, const char *value);
+
 /* Hands buffered records and new names to the kernel: the one trap. */
 LOUPE_COLD_ void loupe_flush_ctx(struct loupe_thread_ctx *c, __u64 now)
 {

@@ -27,7 +27,7 @@ SRC
 cp "$T/user.c" "$T/user.cc"
 export PKG_CONFIG_PATH="$T/root/opt/loupe/lib/pkgconfig"
 flags=$(pkg-config --define-prefix --cflags --libs loupe) || fail "pkg-config loupe"
-gcc -Wall -Wextra -Werror "$T/user.c" $flags -o "$T/user_c" || fail "C user does not build"
+gcc -Wall -Wextra -Werror -Wmissing-prototypes "$T/user.c" $flags -o "$T/user_c" || fail "C user does not build"
 gcc -Wall -Wextra -Werror -pedantic -std=c11 -D_POSIX_C_SOURCE=200809L "$T/user.c" $flags \
 	-o "$T/user_c11" 2>"$T/c11.err" || fail "strict C11 user does not build: $(head -5 "$T/c11.err")"
 g++ -Wall -Wextra -Werror "$T/user.cc" $flags -o "$T/user_cc" || fail "C++ user does not build"
