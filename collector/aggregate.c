@@ -52,6 +52,7 @@ struct aggregate {
 	size_t npending;
 
 	struct window win[2];	/* the open window and the one after it */
+	__u64 stop_ns;		/* 0 while recording */
 	__u64 dropped_written;
 	struct agg_stats st;
 };
@@ -326,8 +327,10 @@ static int add_record(struct aggregate *a, const struct loupe_req_rec *r)
 	unsigned int i, nst;
 	struct hist *h;
 
-	/* Buffered in the target before we attached: not in our time range. */
-	if (r->end_ns < a->start_ns || r->end_ns < r->begin_ns) {
+	/* Buffered in the target before we attached, or ended after we
+	 * stopped: not in our time range. */
+	if (r->end_ns < a->start_ns || r->end_ns < r->begin_ns ||
+	    (a->stop_ns && r->end_ns >= a->stop_ns)) {
 		a->st.stale++;
 		return 0;
 	}
@@ -476,6 +479,11 @@ int aggregate_tick(struct aggregate *a, __u64 now_ns, __u64 dropped)
 			return err;
 	}
 	return 0;
+}
+
+void aggregate_stop(struct aggregate *a, __u64 stop_ns)
+{
+	a->stop_ns = stop_ns;
 }
 
 int aggregate_close(struct aggregate *a, __u64 now_ns, __u64 dropped)

@@ -45,6 +45,9 @@ int aggregate_records(struct aggregate *a, const struct loupe_req_rec *v,
 /* Writes every window that ended AGG_GRACE_NS before NOW_NS; DROPPED is
  * the kernel's running total of lost events. */
 int aggregate_tick(struct aggregate *a, __u64 now_ns, __u64 dropped);
+/* From now on records ending at or after STOP_NS are not counted: the
+ * recording ends there even while probes are still being detached. */
+void aggregate_stop(struct aggregate *a, __u64 stop_ns);
 /* Writes all windows up to NOW_NS, the last one cut short at NOW_NS. */
 int aggregate_close(struct aggregate *a, __u64 now_ns, __u64 dropped);
 

@@ -365,12 +365,15 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 				    LOUPE_TRAP_NKINDS);
 	if (!c->agg)
 		return -EINVAL;
+	/* Uprobes detach one by one, tens of ms each: the recording ends
+	 * now, not when the last one is gone. */
+	now = mono_ns();
+	aggregate_stop(c->agg, now);
 	/* Detach first so nothing arrives after the final drain. */
 	while (c->nlinks)
 		bpf_link__destroy(c->links[--c->nlinks]);
 	ring_buffer__consume(c->rb);
 	log_bpf_run_time(c);
-	now = mono_ns();
 	err = c->err;
 	if (!err)
 		err = aggregate_close(c->agg, now, read_drops(c));
