@@ -44,7 +44,8 @@ struct trace_reader_stats {
 	__u64 file_size;
 	__u64 chunks_ok;	  /* chunks decoded and returned */
 	__u64 bytes_ok;		  /* header + the bytes of those chunks */
-	__u64 chunks_bad;	  /* corrupt chunks skipped */
+	__u64 chunks_bad;	  /* corrupt chunks skipped (a damaged region
+				   * passed in one resync counts once) */
 	__u64 bytes_skipped;	  /* bytes skipped while resynchronising */
 	__u64 trailing_bytes;	  /* incomplete chunk at the end of the file */
 	bool saw_end;		  /* an END chunk was read: recorder closed cleanly */

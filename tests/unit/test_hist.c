@@ -129,7 +129,8 @@ static void test_bucket_layout_contiguous(void **state)
 			assert_true(hi - lo + 1 <= lo / 64);
 	}
 	/* Out-of-range bucket numbers clamp instead of shifting wildly. */
-	assert_true(hist_bucket_low(HIST_NBUCKETS + 5) == hist_bucket_low(LAST));
+	assert_true(hist_bucket_low(HIST_NBUCKETS + 5) ==
+		    hist_bucket_low(LAST));
 }
 
 static void test_empty(void **state)
@@ -261,7 +262,8 @@ static void test_quantile_q_out_of_range(void **state)
 	hist_add(h, 200000);
 	assert_true(hist_quantile(h, -1.0) == hist_quantile(h, 0.0));
 	assert_true(hist_quantile(h, 2.0) == hist_quantile(h, 1.0));
-	assert_int_equal(hist_bucket(hist_quantile(h, 2.0)), hist_bucket(200000));
+	assert_int_equal(hist_bucket(hist_quantile(h, 2.0)),
+			 hist_bucket(200000));
 	assert_true(hist_quantile(h, NAN) == hist_quantile(h, 0.0));
 	assert_true(hist_quantile(h, 0.0) == 100);
 	free(h);
@@ -346,7 +348,8 @@ static void test_huge_values(void **state)
 	hist_add_n(h, 1000, 99);
 	hist_add(h, UINT64_MAX);
 	assert_int_equal(hist_bucket(hist_quantile(h, 0.5)), hist_bucket(1000));
-	assert_int_equal(hist_bucket(hist_quantile(h, 0.99)), hist_bucket(1000));
+	assert_int_equal(hist_bucket(hist_quantile(h, 0.99)),
+			 hist_bucket(1000));
 	assert_int_equal(hist_bucket(hist_quantile(h, 1.0)), LAST);
 	free(h);
 }
