@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
@@ -339,6 +340,20 @@ static int record_loop(struct record_env *env, struct collector *c,
 	return 0;
 }
 
+/* What recording cost this process (children excluded), for -v and bench. */
+static void log_own_cost(__u64 start_ns)
+{
+	struct rusage ru;
+	double cpu, wall = (now_ns() - start_ns) / 1e9;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return;
+	cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	      ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	pr_debug("record: own cost: %.3f s CPU in %.1f s (%.2f %% of one core), peak RSS %.1f MiB",
+		 cpu, wall, wall > 0 ? cpu * 100 / wall : 0.0, ru.ru_maxrss / 1024.0);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_env env = { .window_ns = 1000000000ull };
@@ -350,6 +365,7 @@ int cmd_record(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	int gate = -1, status = -1, err, ret = 1, n;
 	char *cmdline = NULL;
+	__u64 start_ns = now_ns();
 	bool launched;
 
 	ret = parse_args(argc, argv, &env);
@@ -482,6 +498,7 @@ int cmd_record(int argc, char **argv)
 		goto cleanup;
 	}
 	collector_summary(c, &s);
+	log_own_cost(start_ns);
 	if (!s.objects) {
 		pr_err("record: %s: no loupe probes in its executable or libraries (instrument it with <loupe/probe.h>)",
 		       cmdline);
