@@ -26,7 +26,7 @@ WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra $(WERROR) -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer \
 	  -Iinclude -I. -I$(OUT) -DLOUPE_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lzstd -lm -lpthread
+LDLIBS := -lbpf -ldw -lelf -lunwind-x86_64 -lunwind -lz -lzstd -lm -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ifeq ($(SAN),1)
 CFLAGS += $(SAN_FLAGS)
@@ -56,13 +56,16 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 PROG_SRCS := $(wildcard tests/progs/*.c)
 PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
+# Test programs built as distributions build: no frame pointers.
+NOFP_SRCS := $(wildcard tests/progs/nofp/*.c)
+NOFP_BINS := $(patsubst tests/progs/nofp/%.c,$(OUT)/progs/nofp/%,$(NOFP_SRCS))
 
 .PHONY: all deps check bench demo install clean format fuzz
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: $(OUT)/loupe $(OUT)/ranker $(OUT)/ranker-noprobes $(PROG_BINS) \
-	$(OUT)/progs/libprobed.so
+	$(OUT)/progs/libprobed.so $(NOFP_BINS)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -118,6 +121,11 @@ $(OUT)/ranker-noprobes: $(RANKER_SRCS) $(wildcard samples/ranker/*.h) include/lo
 $(OUT)/progs/%: tests/progs/%.c include/loupe/probe.h | $(OUT)/progs
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(RANKER_CFLAGS) $< $(LDFLAGS) -o $@
+
+$(OUT)/progs/nofp/%: tests/progs/nofp/%.c include/loupe/probe.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Iinclude -pthread $< $(LDFLAGS) -o $@
 
 $(OUT)/progs/libprobed.so: tests/progs/lib/probed.c include/loupe/probe.h | $(OUT)/progs
 	$(call msg,CC,$@)
