@@ -136,7 +136,7 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libloupe.a $(wildcard include/loupe/*.h) |
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $< $(OUT)/libloupe.a $(LDFLAGS) -lcmocka $(LDLIBS) -o $@
 
 # libFuzzer needs clang; the target is always built with ASan+UBSan.
-FUZZ_SRCS := analyzer/hist.c analyzer/crc32c.c analyzer/trace_codec.c \
+FUZZ_SRCS := analyzer/hist.c analyzer/crc32c.c analyzer/trace_codec.c analyzer/trace_codec_profile.c \
 	     analyzer/trace_reader.c collector/trace_writer.c
 $(OUT)/fuzz_trace_reader: tests/fuzz/fuzz_trace_reader.c $(FUZZ_SRCS) | $(OUT)
 	$(call msg,FUZZ,$@)

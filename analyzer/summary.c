@@ -132,6 +132,7 @@ int summary_load(const char *path, struct trace_summary *s)
 
 	memset(s, 0, sizeof(*s));
 	hist_init(&s->overall);
+	profile_init(&s->prof);
 	r = trace_reader_open(path);
 	if (!r)
 		return -errno;
@@ -159,6 +160,19 @@ int summary_load(const char *path, struct trace_summary *s)
 		case LOUPE_CHUNK_END:
 			s->end = ch.end;
 			s->have_end = true;
+			break;
+		case LOUPE_CHUNK_FRAMES:
+			err = profile_add_frames(&s->prof, ch.frames.v, ch.frames.n);
+			break;
+		case LOUPE_CHUNK_STACKS:
+			err = profile_add_stacks(&s->prof, ch.stacks.v, ch.stacks.n);
+			break;
+		case LOUPE_CHUNK_SAMPLES:
+			err = profile_add_samples(&s->prof, ch.samples.v,
+						  ch.samples.n);
+			break;
+		case LOUPE_CHUNK_COUNTERS:
+			profile_add_counters(&s->prof, &ch.counters);
 			break;
 		}
 	}
@@ -195,6 +209,7 @@ void summary_release(struct trace_summary *s)
 	free(s->entries);
 	free(s->windows);
 	free(s->damage);
+	profile_release(&s->prof);
 	memset(s, 0, sizeof(*s));
 }
 

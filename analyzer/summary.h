@@ -14,6 +14,7 @@
 
 #include <loupe/trace.h>
 #include "analyzer/hist.h"
+#include "analyzer/profile.h"
 #include "analyzer/trace_reader.h"
 
 struct summary_entry {
@@ -42,6 +43,7 @@ struct trace_summary {
 	struct summary_kv *config;	/* latest value per key, first-seen order */
 	size_t nconfig;
 	struct hist overall;		/* whole requests, all models */
+	struct profile prof;		/* CPU / off-CPU samples, counters */
 	__u64 requests, errors, dropped, records;
 	struct trace_reader_stats rs;
 	char *damage;			/* first damage seen, or NULL */

@@ -27,7 +27,7 @@
 #define CODEC_MIN_HIST 7	/* model, stage, count, sum, min, max, nnz */
 #define CODEC_MIN_BUCKET 2	/* index delta, count */
 /* Padding the arena sizing allows for aligning a few arrays. */
-#define CODEC_ARENA_SLACK 256
+#define CODEC_ARENA_SLACK TRACE_CODEC_ARENA_SLACK
 
 /* ---- output buffer ---- */
 
@@ -458,20 +458,15 @@ int trace_codec_encode_meta(struct trace_codec_buf *b,
 	return codec_finish(b, start);
 }
 
-/* Appends one item; PREV is the previous item (NULL for the first) for the
- * encodings that store deltas. */
-typedef int (*codec_put_item_fn)(struct trace_codec_buf *b, const void *item,
-				 const void *prev);
-
 /*
  * Shared batch loop: a le32 count (patched at the end, because how many
  * items fit is only known afterwards), then items until the limits say
  * stop.  An item that pushes the payload past LOUPE_CHUNK_MAX_RAW is taken
  * back out and left for the next chunk, unless it is alone (-E2BIG).
  */
-static int codec_encode_batch(struct trace_codec_buf *b, const void *v,
-			      size_t size, size_t n, size_t *done,
-			      codec_put_item_fn put)
+int trace_codec_encode_batch(struct trace_codec_buf *b, const void *v,
+			     size_t size, size_t n, size_t *done,
+			     trace_codec_put_item_fn put)
 {
 	const unsigned char *item = v;
 	size_t start = b->len, i, mark;
@@ -519,7 +514,7 @@ int trace_codec_encode_names(struct trace_codec_buf *b,
 			     const struct trace_name *v, size_t n,
 			     size_t *done)
 {
-	return codec_encode_batch(b, v, sizeof(*v), n, done, codec_put_name);
+	return trace_codec_encode_batch(b, v, sizeof(*v), n, done, codec_put_name);
 }
 
 static int codec_put_config(struct trace_codec_buf *b, const void *item,
@@ -541,7 +536,7 @@ int trace_codec_encode_config(struct trace_codec_buf *b,
 			      const struct trace_config *v, size_t n,
 			      size_t *done)
 {
-	return codec_encode_batch(b, v, sizeof(*v), n, done, codec_put_config);
+	return trace_codec_encode_batch(b, v, sizeof(*v), n, done, codec_put_config);
 }
 
 /* The reader rejects a histogram whose buckets do not add up to its count,
@@ -644,7 +639,7 @@ int trace_codec_encode_requests(struct trace_codec_buf *b,
 				const struct trace_request *v, size_t n,
 				size_t *done)
 {
-	return codec_encode_batch(b, v, sizeof(*v), n, done,
+	return trace_codec_encode_batch(b, v, sizeof(*v), n, done,
 				  codec_put_request);
 }
 
@@ -668,8 +663,8 @@ int trace_codec_encode_end(struct trace_codec_buf *b, const struct trace_end *e)
  * bytes left (each item takes at least MIN_SIZE), so the arena is sized for
  * at most what the payload could really describe.
  */
-static int codec_get_count(struct trace_codec_cur *c, size_t min_size,
-			   size_t *n)
+int trace_codec_get_count(struct trace_codec_cur *c, size_t min_size,
+			  size_t *n)
 {
 	__u32 v;
 
@@ -720,7 +715,7 @@ int trace_codec_decode_names(const void *p, size_t len,
 	*v = NULL;
 	*n = 0;
 	trace_codec_cur_init(&c, p, len);
-	if (codec_get_count(&c, CODEC_MIN_NAME, &cnt))
+	if (trace_codec_get_count(&c, CODEC_MIN_NAME, &cnt))
 		return -EBADMSG;
 	err = trace_codec_arena_reset(a, cnt * sizeof(*out) + c.left + cnt +
 						 CODEC_ARENA_SLACK);
@@ -754,7 +749,7 @@ int trace_codec_decode_config(const void *p, size_t len,
 	*v = NULL;
 	*n = 0;
 	trace_codec_cur_init(&c, p, len);
-	if (codec_get_count(&c, CODEC_MIN_CONFIG, &cnt))
+	if (trace_codec_get_count(&c, CODEC_MIN_CONFIG, &cnt))
 		return -EBADMSG;
 	err = trace_codec_arena_reset(a, cnt * sizeof(*out) + c.left +
 						 2 * cnt + CODEC_ARENA_SLACK);
@@ -909,7 +904,7 @@ int trace_codec_decode_requests(const void *p, size_t len,
 	*v = NULL;
 	*n = 0;
 	trace_codec_cur_init(&c, p, len);
-	if (codec_get_count(&c, CODEC_MIN_REQUEST, &cnt))
+	if (trace_codec_get_count(&c, CODEC_MIN_REQUEST, &cnt))
 		return -EBADMSG;
 	err = trace_codec_arena_reset(a, cnt * sizeof(*out) +
 						 CODEC_ARENA_SLACK);

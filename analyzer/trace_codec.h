@@ -138,6 +138,22 @@ void trace_codec_pack_chunk_header(void *dst,
 int trace_codec_unpack_chunk_header(const void *src,
 				    struct loupe_chunk_header *h);
 
+/* ---- batch helpers (shared with trace_codec_profile.c) ---- */
+
+/* Appends one item; PREV is the previous item (NULL for the first) for the
+ * encodings that store deltas. */
+typedef int (*trace_codec_put_item_fn)(struct trace_codec_buf *b,
+				       const void *item, const void *prev);
+/* A le32 count, then items until a per-chunk limit; *DONE = items taken. */
+int trace_codec_encode_batch(struct trace_codec_buf *b, const void *v,
+			     size_t size, size_t n, size_t *done,
+			     trace_codec_put_item_fn put);
+/* Reads a batch count, checked against the limit and the bytes left (each
+ * item takes at least MIN_SIZE bytes). */
+int trace_codec_get_count(struct trace_codec_cur *c, size_t min_size,
+			  size_t *n);
+#define TRACE_CODEC_ARENA_SLACK 256
+
 /* ---- payload encoders (append to B) ---- */
 
 int trace_codec_encode_meta(struct trace_codec_buf *b,
@@ -180,5 +196,30 @@ int trace_codec_decode_requests(const void *p, size_t len,
 				struct trace_codec_arena *a,
 				struct trace_request **v, size_t *n);
 int trace_codec_decode_end(const void *p, size_t len, struct trace_end *out);
+
+/* ---- CPU profile chunks (trace_codec_profile.c) ---- */
+
+int trace_codec_encode_frames(struct trace_codec_buf *b,
+			      const struct trace_frame *v, size_t n,
+			      size_t *done);
+int trace_codec_encode_stacks(struct trace_codec_buf *b,
+			      const struct trace_stack *v, size_t n,
+			      size_t *done);
+int trace_codec_encode_samples(struct trace_codec_buf *b,
+			       const struct trace_sample *v, size_t n,
+			       size_t *done);
+int trace_codec_encode_counters(struct trace_codec_buf *b,
+				const struct trace_counters *c);
+int trace_codec_decode_frames(const void *p, size_t len,
+			      struct trace_codec_arena *a,
+			      struct trace_frame **v, size_t *n);
+int trace_codec_decode_stacks(const void *p, size_t len,
+			      struct trace_codec_arena *a,
+			      struct trace_stack **v, size_t *n);
+int trace_codec_decode_samples(const void *p, size_t len,
+			       struct trace_codec_arena *a,
+			       struct trace_sample **v, size_t *n);
+int trace_codec_decode_counters(const void *p, size_t len,
+				struct trace_counters *out);
 
 #endif

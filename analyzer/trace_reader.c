@@ -222,7 +222,7 @@ static bool reader_may_fit(struct trace_reader *r, __u64 off, size_t len)
 
 static bool reader_type_known(__u16 type)
 {
-	return type >= LOUPE_CHUNK_META && type <= LOUPE_CHUNK_END;
+	return type >= LOUPE_CHUNK_META && type <= LOUPE_CHUNK_COUNTERS;
 }
 
 static int reader_decode(struct trace_reader *r, __u16 type, const void *p,
@@ -247,6 +247,18 @@ static int reader_decode(struct trace_reader *r, __u16 type, const void *p,
 						   &out->requests.n);
 	case LOUPE_CHUNK_END:
 		return trace_codec_decode_end(p, len, &out->end);
+	case LOUPE_CHUNK_FRAMES:
+		return trace_codec_decode_frames(p, len, &r->arena,
+						 &out->frames.v, &out->frames.n);
+	case LOUPE_CHUNK_STACKS:
+		return trace_codec_decode_stacks(p, len, &r->arena,
+						 &out->stacks.v, &out->stacks.n);
+	case LOUPE_CHUNK_SAMPLES:
+		return trace_codec_decode_samples(p, len, &r->arena,
+						  &out->samples.v,
+						  &out->samples.n);
+	case LOUPE_CHUNK_COUNTERS:
+		return trace_codec_decode_counters(p, len, &out->counters);
 	}
 	return -EBADMSG;
 }

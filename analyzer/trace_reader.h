@@ -37,6 +37,19 @@ struct trace_chunk {
 			size_t n;
 		} requests;
 		struct trace_end end;
+		struct {
+			struct trace_frame *v;
+			size_t n;
+		} frames;
+		struct {
+			struct trace_stack *v;
+			size_t n;
+		} stacks;
+		struct {
+			struct trace_sample *v;
+			size_t n;
+		} samples;
+		struct trace_counters counters;
 	};
 };
 

@@ -308,6 +308,57 @@ int trace_writer_end(struct trace_writer *w, const struct trace_end *e)
 	return err;
 }
 
+static int writer_enc_frames(struct trace_codec_buf *b, const void *v,
+			     size_t n, size_t *done)
+{
+	return trace_codec_encode_frames(b, v, n, done);
+}
+
+static int writer_enc_stacks(struct trace_codec_buf *b, const void *v,
+			     size_t n, size_t *done)
+{
+	return trace_codec_encode_stacks(b, v, n, done);
+}
+
+static int writer_enc_samples(struct trace_codec_buf *b, const void *v,
+			      size_t n, size_t *done)
+{
+	return trace_codec_encode_samples(b, v, n, done);
+}
+
+int trace_writer_frames(struct trace_writer *w, const struct trace_frame *v,
+			size_t n)
+{
+	return writer_batch(w, LOUPE_CHUNK_FRAMES, v, sizeof(*v), n,
+			    writer_enc_frames);
+}
+
+int trace_writer_stacks(struct trace_writer *w, const struct trace_stack *v,
+			size_t n)
+{
+	return writer_batch(w, LOUPE_CHUNK_STACKS, v, sizeof(*v), n,
+			    writer_enc_stacks);
+}
+
+int trace_writer_samples(struct trace_writer *w,
+			 const struct trace_sample *v, size_t n)
+{
+	return writer_batch(w, LOUPE_CHUNK_SAMPLES, v, sizeof(*v), n,
+			    writer_enc_samples);
+}
+
+int trace_writer_counters(struct trace_writer *w,
+			  const struct trace_counters *c)
+{
+	int err = writer_begin(w);
+
+	if (!err)
+		err = trace_codec_encode_counters(&w->buf, c);
+	if (!err)
+		err = writer_flush(w, LOUPE_CHUNK_COUNTERS);
+	return err;
+}
+
 __u64 trace_writer_bytes(const struct trace_writer *w)
 {
 	return w->bytes;

@@ -28,6 +28,15 @@ int trace_writer_window(struct trace_writer *w, const struct trace_window *win);
 int trace_writer_requests(struct trace_writer *w,
 			  const struct trace_request *v, size_t n);
 int trace_writer_end(struct trace_writer *w, const struct trace_end *e);
+/* CPU profiles: frames and stacks before the samples that use them. */
+int trace_writer_frames(struct trace_writer *w, const struct trace_frame *v,
+			size_t n);
+int trace_writer_stacks(struct trace_writer *w, const struct trace_stack *v,
+			size_t n);
+int trace_writer_samples(struct trace_writer *w,
+			 const struct trace_sample *v, size_t n);
+int trace_writer_counters(struct trace_writer *w,
+			  const struct trace_counters *c);
 
 /* Bytes written to the file so far. */
 __u64 trace_writer_bytes(const struct trace_writer *w);

@@ -50,6 +50,10 @@ enum loupe_chunk_type {
 	LOUPE_CHUNK_WINDOW = 4,	  /* one closed aggregation window */
 	LOUPE_CHUNK_REQUESTS = 5, /* a batch of per-request records */
 	LOUPE_CHUNK_END = 6,	  /* clean end of recording, totals */
+	LOUPE_CHUNK_FRAMES = 7,	  /* symbolized frames, before first use */
+	LOUPE_CHUNK_STACKS = 8,	  /* stacks as frame ids, before first use */
+	LOUPE_CHUNK_SAMPLES = 9,  /* CPU / off-CPU samples of one window */
+	LOUPE_CHUNK_COUNTERS = 10, /* perf counters of one window */
 };
 
 #define LOUPE_CHUNK_F_ZSTD 0x1
@@ -131,6 +135,73 @@ struct trace_end {
 	__u64 dropped;
 	__u32 reason;		   /* enum trace_end_reason */
 	__s32 target_exit_status;  /* wait status of a launched target, else -1 */
+};
+
+/* ---- CPU profiles (loupe record --cpu) ---- */
+
+#define TRACE_NO_ID 0xffffffffu	   /* no file / outside a request / no stage */
+#define TRACE_MAX_FRAMES 128	   /* frames per stack, inline frames included */
+
+enum trace_frame_flags {
+	TRACE_FRAME_INLINED = 0x1, /* inlined into the next (outer) frame */
+	TRACE_FRAME_KERNEL = 0x2,
+};
+
+/* A symbolized frame; strings are name ids (NAMES chunks). */
+struct trace_frame {
+	__u32 id;
+	__u32 function_id;
+	__u32 file_id;		   /* TRACE_NO_ID without debug info */
+	__u32 line;
+	__u32 module_id;
+	__u32 flags;		   /* enum trace_frame_flags */
+	__u64 module_offset;	   /* address within the module */
+};
+
+/* A call stack: frame ids, leaf first (kernel frames before user ones). */
+struct trace_stack {
+	__u32 id;
+	__u32 nframes;
+	__u32 *frames;
+};
+
+enum trace_sample_kind {
+	TRACE_SAMPLE_CPU = 0,		/* on-CPU, sampled */
+	TRACE_SAMPLE_OFFCPU_BLOCKED = 1, /* asleep: futex, I/O, sleep */
+	TRACE_SAMPLE_OFFCPU_RUNQ = 2,	/* runnable, waiting for a CPU */
+	TRACE_SAMPLE_NKINDS
+};
+
+/* Aggregated samples of one (stack, model, stage, kind) in one window. */
+struct trace_sample {
+	__u64 window;
+	__u32 stack_id;
+	__u32 model_id;		   /* TRACE_NO_ID outside a request */
+	__u32 stage_id;		   /* TRACE_NO_ID outside a stage */
+	__u32 kind;		   /* enum trace_sample_kind */
+	__u64 count;		   /* samples (CPU) or off-CPU episodes */
+	__u64 value_ns;		   /* CPU: count x period; off-CPU: time */
+};
+
+enum trace_counter {
+	TRACE_CTR_TASK_CLOCK_NS,
+	TRACE_CTR_CTX_VOLUNTARY,
+	TRACE_CTR_CTX_INVOLUNTARY,
+	TRACE_CTR_MINOR_FAULTS,
+	TRACE_CTR_MAJOR_FAULTS,
+	TRACE_CTR_MIGRATIONS,
+	TRACE_CTR_CYCLES,
+	TRACE_CTR_INSTRUCTIONS,
+	TRACE_CTR_CACHE_MISSES,
+	TRACE_CTR_BRANCH_MISSES,
+	TRACE_CTR_N
+};
+
+/* Whole-process counter deltas over one window. */
+struct trace_counters {
+	__u64 window;
+	__u32 present;		   /* bit (1 << enum trace_counter) per counter read */
+	__u64 v[TRACE_CTR_N];	   /* scaled by time_enabled / time_running */
 };
 
 #endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CPU / off-CPU profile folded from a trace: frames and stacks by id, and
+ * samples merged over all windows per (stack, model, stage, kind).  Fed one
+ * chunk at a time by summary.c; memory grows with distinct stacks, not with
+ * samples or time.
+ */
+#ifndef LOUPE_PROFILE_H
+#define LOUPE_PROFILE_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+#include <loupe/trace.h>
+
+struct profile_sample {
+	__u32 stack_id, model_id, stage_id, kind;
+	__u64 count, value_ns;
+};
+
+struct profile_stack {
+	__u32 nframes;
+	__u32 *frames;		/* frame ids, leaf first; NULL if never seen */
+};
+
+struct profile {
+	struct trace_frame *frames;	/* by id; function_id TRACE_NO_ID if unseen */
+	size_t nframes;
+	struct profile_stack *stacks;	/* by id */
+	size_t nstacks;
+	struct profile_sample *samples;	/* open-addressing hash table */
+	size_t nsamples, cap;
+	__u64 total_ns[TRACE_SAMPLE_NKINDS];
+	__u64 total_count[TRACE_SAMPLE_NKINDS];
+	struct trace_counters counters;	/* summed over windows */
+	__u64 counter_windows;
+};
+
+void profile_init(struct profile *p);
+void profile_release(struct profile *p);
+/* Each returns 0 or -ENOMEM. */
+int profile_add_frames(struct profile *p, const struct trace_frame *v, size_t n);
+int profile_add_stacks(struct profile *p, const struct trace_stack *v, size_t n);
+int profile_add_samples(struct profile *p, const struct trace_sample *v, size_t n);
+void profile_add_counters(struct profile *p, const struct trace_counters *c);
+
+/* Calls FN for every merged sample (hash order). */
+#define profile_for_each_sample(p, s)                                   \
+	for ((s) = (p)->samples; (s) < (p)->samples + (p)->cap; (s)++) \
+		if ((s)->count || (s)->value_ns)
+
+#endif
