@@ -29,6 +29,15 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* tid -> its probe.h context, for the CPU and off-CPU samplers (shared
+ * with cpu.bpf.c and offcpu.bpf.c through bpf_map__reuse_fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} thread_ctx SEC(".maps");
+
 /* Probe hits by kind: what the workload paid in traps. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -113,6 +122,14 @@ int BPF_USDT(on_flush, void *ctxp)
 	if (head.abi_version != LOUPE_ABI_VERSION) {
 		count_drop(LOUPE_DROP_BAD_ABI, 1);
 		return 0;
+	}
+	{
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		__u64 addr = (__u64)ctxp;
+
+		/* A lookup is cheaper than an update: register once. */
+		if (!bpf_map_lookup_elem(&thread_ctx, &tid))
+			bpf_map_update_elem(&thread_ctx, &tid, &addr, BPF_ANY);
 	}
 	/* Names first: the ring buffer keeps this order for the collector. */
 	for (i = 0; i < LOUPE_MAX_NEW_NAMES; i++) {

@@ -53,6 +53,8 @@ struct aggregate {
 
 	struct window win[2];	/* the open window and the one after it */
 	__u64 stop_ns;		/* 0 while recording */
+	agg_window_hook hook;
+	void *hook_arg;
 	__u64 dropped_written;
 	struct agg_stats st;
 };
@@ -419,6 +421,8 @@ static int close_window(struct aggregate *a, __u64 end_ns, __u64 dropped)
 	err = write_pending_config(a);
 	if (!err)
 		err = write_pending_requests(a);
+	if (!err && a->hook)
+		err = a->hook(a->hook_arg, win->index);
 	if (!err)
 		err = write_pending_names(a);
 	if (err)
@@ -517,4 +521,35 @@ int aggregate_close(struct aggregate *a, __u64 now_ns, __u64 dropped)
 void aggregate_stats(const struct aggregate *a, struct agg_stats *s)
 {
 	*s = a->st;
+}
+
+void aggregate_set_window_hook(struct aggregate *a, agg_window_hook fn,
+			       void *arg)
+{
+	a->hook = fn;
+	a->hook_arg = arg;
+}
+
+int aggregate_intern(struct aggregate *a, const char *str, __u32 *id)
+{
+	return intern(a, str, id);
+}
+
+int aggregate_ptr_name(struct aggregate *a, __u64 ptr, __u32 *id)
+{
+	if (!ptr) {
+		*id = TRACE_NO_ID;
+		return 0;
+	}
+	return ptr_id(a, ptr, id);
+}
+
+int aggregate_write_names(struct aggregate *a)
+{
+	return write_pending_names(a);
+}
+
+struct trace_writer *aggregate_writer(struct aggregate *a)
+{
+	return a->w;
 }

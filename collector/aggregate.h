@@ -53,4 +53,18 @@ int aggregate_close(struct aggregate *a, __u64 now_ns, __u64 dropped);
 
 void aggregate_stats(const struct aggregate *a, struct agg_stats *s);
 
+/* ---- for the other producers of a window (CPU profile, counters) ---- */
+
+/* Called when window INDEX is about to be written, before its WINDOW
+ * chunk: the hook appends its own chunks for that window. */
+typedef int (*agg_window_hook)(void *arg, __u64 index);
+void aggregate_set_window_hook(struct aggregate *a, agg_window_hook fn,
+			       void *arg);
+/* Name id of STR / of a name pointer from the target (0 -> TRACE_NO_ID). */
+int aggregate_intern(struct aggregate *a, const char *str, __u32 *id);
+int aggregate_ptr_name(struct aggregate *a, __u64 ptr, __u32 *id);
+/* Writes names added since the last write (call before chunks using them). */
+int aggregate_write_names(struct aggregate *a);
+struct trace_writer *aggregate_writer(struct aggregate *a);
+
 #endif

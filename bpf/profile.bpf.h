@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Maps shared by cpu.bpf.c and offcpu.bpf.c (and thread_ctx, filled by
+ * latency.bpf.c).  Each object declares them; the collector makes them one
+ * map with bpf_map__reuse_fd() before loading.
+ */
+#ifndef LOUPE_PROFILE_BPF_H
+#define LOUPE_PROFILE_BPF_H
+
+#include <loupe/profile_events.h>
+
+#define MAX_STACK_DEPTH 127
+
+/* tid -> address of the thread's struct loupe_thread_ctx (probe.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} thread_ctx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* (stacks, model, stage, kind) -> samples / off-CPU time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct prof_key);
+	__type(value, struct prof_val);
+} prof_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROF_DROP_NKINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} prof_drops SEC(".maps");
+
+const volatile __u32 target_tgid;
+
+static __always_inline void prof_drop(__u32 kind)
+{
+	__u64 *v = bpf_map_lookup_elem(&prof_drops, &kind);
+
+	if (v)
+		*v += 1;
+}
+
+/* The thread's current model and stage, read from its probe.h context:
+ * no trap, just user memory the thread itself keeps up to date. */
+static __always_inline void read_stage(__u32 tid, struct prof_key *k)
+{
+	__u64 *ctxp = bpf_map_lookup_elem(&thread_ctx, &tid);
+	__u64 cur[2];
+
+	k->model = 0;
+	k->stage = 0;
+	if (!ctxp)
+		return;
+	/* cur_model and cur_stage follow abi_version and tid. */
+	if (bpf_probe_read_user(cur, sizeof(cur), (void *)(*ctxp + 8)))
+		return;
+	k->model = cur[0];
+	k->stage = cur[1];
+}
+
+static __always_inline void prof_add(struct prof_key *k, __u64 count,
+				     __u64 value)
+{
+	struct prof_val *v, zero = {};
+
+	v = bpf_map_lookup_elem(&prof_counts, k);
+	if (!v) {
+		/* EEXIST from a racing CPU is fine; full is a drop. */
+		bpf_map_update_elem(&prof_counts, k, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&prof_counts, k);
+		if (!v) {
+			prof_drop(PROF_DROP_MAP_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->count, count);
+	__sync_fetch_and_add(&v->value_ns, value);
+}
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CPU and off-CPU profiling of the target: loads bpf/cpu.bpf.c and
+ * bpf/offcpu.bpf.c, samples every CPU, and at each window close turns the
+ * kernel's counts (or, in DWARF mode, the unwound stacks) into symbolized
+ * FRAMES / STACKS / SAMPLES chunks of the trace.
+ */
+#ifndef LOUPE_CPU_PROFILE_H
+#define LOUPE_CPU_PROFILE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct aggregate;
+
+enum callgraph_mode {
+	CALLGRAPH_FP = 0,	/* frame pointers, walked by the kernel */
+	CALLGRAPH_DWARF = 1,	/* stack copy + CFI unwinding in loupe */
+	CALLGRAPH_AUTO = 2,	/* DWARF when the executable lacks frame pointers */
+};
+
+struct cpu_profile_opts {
+	pid_t pid;
+	int hz;			/* 0: no on-CPU sampling */
+	bool offcpu;
+	enum callgraph_mode mode;
+	const char *exe;	/* target executable, for CALLGRAPH_AUTO */
+	int thread_ctx_fd;	/* latency.bpf.c's tid -> context map */
+};
+
+struct cpu_profile;
+
+/* Loads and attaches.  NULL + errno.  Prints one note line when hardware
+ * events are unavailable and it falls back to cpu-clock. */
+struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
+				    struct aggregate *agg);
+/* DWARF mode: unwinds the samples waiting in the ring buffer.  0/-errno. */
+int cpu_profile_poll(struct cpu_profile *p);
+/* Window hook (agg_window_hook): reads and clears the kernel's counts and
+ * writes the window's frames, stacks and samples. */
+int cpu_profile_window(void *p, __u64 index);
+/* Samples seen, and samples lost (maps full, stack collisions). */
+void cpu_profile_stats(const struct cpu_profile *p, __u64 *samples,
+		       __u64 *lost);
+const char *cpu_profile_mode_name(const struct cpu_profile *p);
+void cpu_profile_free(struct cpu_profile *p);
+
+#endif

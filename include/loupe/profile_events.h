@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CPU / off-CPU profiling data shared by bpf/cpu.bpf.c, bpf/offcpu.bpf.c
+ * and collector/cpu_profile.c.  Includer provides __u32/__u64.
+ */
+#ifndef LOUPE_PROFILE_EVENTS_H
+#define LOUPE_PROFILE_EVENTS_H
+
+enum prof_kind {
+	PROF_CPU = 0,		/* == TRACE_SAMPLE_CPU */
+	PROF_OFFCPU_BLOCKED = 1,
+	PROF_OFFCPU_RUNQ = 2,
+};
+
+struct prof_key {
+	__s32 user_stack_id;	/* -1: none (DWARF mode: ustack_key) */
+	__s32 kernel_stack_id;	/* -1: none */
+	__u64 model;		/* const char * in the target, 0 if none */
+	__u64 stage;
+	__u32 kind;		/* enum prof_kind */
+	__u32 ustack_key;	/* DWARF mode: collector's id, else 0 */
+};
+
+struct prof_val {
+	__u64 count;
+	__u64 value_ns;
+};
+
+enum prof_drop_kind {
+	PROF_DROP_MAP_FULL = 0,	/* prof_counts full */
+	PROF_DROP_STACK = 1,	/* stack map full or collision */
+	PROF_DROP_RINGBUF = 2,	/* DWARF sample lost */
+	PROF_DROP_NKINDS
+};
+
+#define PROF_DWARF_STACK 8192	/* bytes of user stack copied per sample */
+
+/* A DWARF-mode sample: registers and the top of the user stack. */
+struct prof_dwarf_event {
+	__u32 tid;
+	__u32 stack_len;	/* valid bytes in stack[] */
+	__s32 kernel_stack_id;
+	__u32 pad;
+	__u64 model, stage;
+	__u64 ip, sp, bp, bx, r12, r13, r14, r15;
+	__u8 stack[PROF_DWARF_STACK];
+};
+
+#endif
