@@ -27,6 +27,7 @@ static const char version_help[] = "usage: loupe version\n";
 static const struct command commands[] = {
 	{ "record", cmd_record, "record a live process or a command to a trace file", record_help },
 	{ "report", cmd_report, "summarise a trace file: latency per model x stage", report_help },
+	{ "export", cmd_export, "write a trace's CPU profile for other tools", export_help },
 	{ "help", cmd_help, "show help for a command", help_help },
 	{ "version", cmd_version, "print loupe's version", version_help },
 };

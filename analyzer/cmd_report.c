@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analyzer/cpu_report.h"
 #include "analyzer/json.h"
 #include "analyzer/summary.h"
 #include "analyzer/units.h"
@@ -17,7 +18,7 @@
 #include "log.h"
 
 const char report_help[] =
-	"usage: loupe report [--json] FILE\n"
+	"usage: loupe report [--json] [--cpu] [--func PATTERN] FILE\n"
 	"\n"
 	"Summarises a trace recorded by 'loupe record': for every model and\n"
 	"stage the count, mean, p50, p90, p99, p99.9 and max latency (stage\n"
@@ -25,6 +26,13 @@ const char report_help[] =
 	"events, the target's command line, duration and announced config.\n"
 	"\n"
 	"  --json      machine-readable output (see docs/report-json.md)\n"
+	"  --cpu       add the CPU profile: on-CPU and off-CPU (blocked,\n"
+	"              run-queue wait) time per model x stage, top functions\n"
+	"              (self and total) of each, top off-CPU stacks, counters\n"
+	"  --func PATTERN\n"
+	"              also the share of each stage's CPU time spent under\n"
+	"              frames whose function matches PATTERN (glob, or a\n"
+	"              substring): per-operator time with no extra probe\n"
 	"  -h, --help  this help\n"
 	"\n"
 	"A damaged file (cut short, e.g. by SIGKILL of the recorder, or\n"
@@ -210,7 +218,8 @@ static void json_hist_fields(const struct hist *h)
 	       (unsigned long long)h->max);
 }
 
-static void print_json(const char *path, const struct trace_summary *s)
+static void print_json(const char *path, const struct trace_summary *s,
+		       bool cpu, const char *func)
 {
 	__u64 dur = summary_duration_ns(s);
 	size_t i, n;
@@ -278,11 +287,17 @@ static void print_json(const char *path, const struct trace_summary *s)
 		       (unsigned long long)w->late,
 		       len ? w->requests * 1e9 / len : 0.0);
 	}
-	printf("%s],\n  \"recovery\": {\"complete\": %s, \"ended_cleanly\": %s, "
+	printf("%s],\n", s->nwindows ? "\n  " : "");
+	if (cpu) {
+		printf("  ");
+		cpu_report_json(stdout, s, func);
+		printf(",\n");
+	}
+	printf("  \"recovery\": {\"complete\": %s, \"ended_cleanly\": %s, "
 	       "\"chunks\": %llu, \"bytes_recovered\": %llu, \"file_size\": %llu, "
 	       "\"chunks_bad\": %llu, \"bytes_skipped\": %llu, "
 	       "\"trailing_bytes\": %llu, \"damage\": ",
-	       s->nwindows ? "\n  " : "", file_is_whole(s) ? "true" : "false",
+	       file_is_whole(s) ? "true" : "false",
 	       s->have_end ? "true" : "false",
 	       (unsigned long long)s->rs.chunks_ok,
 	       (unsigned long long)s->rs.bytes_ok,
@@ -298,12 +313,15 @@ int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "cpu", no_argument, NULL, 'c' },
+		{ "func", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct trace_summary s;
 	const char *path;
-	bool json = false;
+	bool json = false, cpu = false;
+	const char *func = NULL;
 	int opt, err;
 
 	opterr = 0;
@@ -312,6 +330,13 @@ int cmd_report(int argc, char **argv)
 		switch (opt) {
 		case 'j':
 			json = true;
+			break;
+		case 'c':
+			cpu = true;
+			break;
+		case 'f':
+			func = optarg;
+			cpu = true;
 			break;
 		case 'h':
 			fputs(report_help, stdout);
@@ -350,13 +375,15 @@ int cmd_report(int argc, char **argv)
 	sort_ctx = &s;
 	qsort(s.entries, s.nentries, sizeof(*s.entries), entry_cmp);
 	if (json) {
-		print_json(path, &s);
+		print_json(path, &s, cpu, func);
 	} else {
 		print_text_header(path, &s);
 		print_models(&s);
 		print_config(&s);
 		print_latency_table(&s);
 		print_throughput(&s);
+		if (cpu)
+			cpu_report_text(stdout, &s, func);
 	}
 	err = file_is_whole(&s) ? 0 : 1;
 	if (err)

@@ -22,6 +22,7 @@
 
 #include "analyzer/units.h"
 #include "collector/collector.h"
+#include "collector/cpu_profile.h"
 #include "collector/usdt_scan.h"
 #include "commands.h"
 #include "log.h"
@@ -31,7 +32,9 @@ const char record_help[] =
 	"       loupe record [-d SECONDS] [-o FILE] [-w MS] [--] CMD [ARGS...]\n"
 	"\n"
 	"Records request and stage latency of a process instrumented with\n"
-	"<loupe/probe.h> into a trace file, for 'loupe report'.\n"
+	"<loupe/probe.h>, its CPU and off-CPU stacks tagged with the model and\n"
+	"stage running at the time, and its perf counters, into a trace file\n"
+	"for 'loupe report'.\n"
 	"\n"
 	"  -p, --pid PID        attach to a running process\n"
 	"  CMD [ARGS...]        launch CMD and follow it (after '--' if CMD's\n"
@@ -42,6 +45,14 @@ const char record_help[] =
 	"  -o, --output FILE    trace file (default loupe-YYYYmmdd-HHMMSS.lpt),\n"
 	"                       created with mode 0600\n"
 	"  -w, --window MS      aggregation window (default 1000)\n"
+	"  --cpu[=HZ]           sample on-CPU stacks at HZ per CPU (default on,\n"
+	"                       99 Hz); --no-cpu turns it off\n"
+	"  --call-graph MODE    fp (frame pointers, walked in the kernel),\n"
+	"                       dwarf (copy 8 KiB of stack, unwind with the\n"
+	"                       binaries' CFI) or auto (default: dwarf when the\n"
+	"                       executable lacks frame pointers)\n"
+	"  --no-offcpu          no off-CPU (blocked / run-queue) time\n"
+	"  --no-counters        no perf counters\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"The probes of every loaded object (executable and shared libraries,\n"
@@ -55,6 +66,9 @@ struct record_env {
 	const char *output;
 	__u64 window_ns;
 	char **cmd;
+	int cpu_hz;
+	bool offcpu, counters;
+	int callgraph;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -204,6 +218,11 @@ static int parse_args(int argc, char **argv, struct record_env *env)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "window", required_argument, NULL, 'w' },
+		{ "cpu", optional_argument, NULL, 'C' },
+		{ "no-cpu", no_argument, NULL, 'N' },
+		{ "no-offcpu", no_argument, NULL, 'O' },
+		{ "no-counters", no_argument, NULL, 'K' },
+		{ "call-graph", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -242,6 +261,40 @@ static int parse_args(int argc, char **argv, struct record_env *env)
 			}
 			env->window_ns = (__u64)v * 1000000ull;
 			break;
+		case 'C':
+			env->cpu_hz = 99;
+			if (optarg) {
+				v = strtol(optarg, &end, 10);
+				if (*end || v < 1 || v > 10000) {
+					pr_err("record: invalid sampling rate '%s' (1..10000 Hz)",
+					       optarg);
+					return 2;
+				}
+				env->cpu_hz = v;
+			}
+			break;
+		case 'N':
+			env->cpu_hz = 0;
+			break;
+		case 'O':
+			env->offcpu = false;
+			break;
+		case 'K':
+			env->counters = false;
+			break;
+		case 'G':
+			if (!strcmp(optarg, "fp"))
+				env->callgraph = CALLGRAPH_FP;
+			else if (!strcmp(optarg, "dwarf"))
+				env->callgraph = CALLGRAPH_DWARF;
+			else if (!strcmp(optarg, "auto"))
+				env->callgraph = CALLGRAPH_AUTO;
+			else {
+				pr_err("record: invalid call graph mode '%s' (fp, dwarf or auto)",
+				       optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			fputs(record_help, stdout);
 			return -1;
@@ -262,6 +315,12 @@ static int parse_args(int argc, char **argv, struct record_env *env)
 		return 2;
 	}
 	return 0;
+}
+
+/* Anything beyond request latency, which needs the probes? */
+static bool profiling(const struct record_env *env)
+{
+	return env->cpu_hz > 0 || env->offcpu || env->counters;
 }
 
 static void print_progress(const struct collector_summary *s, double secs)
@@ -356,7 +415,13 @@ static void log_own_cost(__u64 start_ns)
 
 int cmd_record(int argc, char **argv)
 {
-	struct record_env env = { .window_ns = 1000000000ull };
+	struct record_env env = {
+		.window_ns = 1000000000ull,
+		.cpu_hz = 99,
+		.offcpu = true,
+		.counters = true,
+		.callgraph = CALLGRAPH_AUTO,
+	};
 	struct collector_opts copts = { 0 };
 	enum trace_end_reason reason = TRACE_END_ERROR;
 	char outbuf[64], exe[PATH_MAX], size[32];
@@ -412,11 +477,16 @@ int cmd_record(int argc, char **argv)
 			probes += n > 0 ? n : 0;
 		}
 		usdt_objects_free(objs, nobjs);
-		if (!probes) {
+		/* Un-instrumented processes are profiled all the same;
+		 * only with profiling off is there nothing to record. */
+		if (!probes && !profiling(&env)) {
 			pr_err("record: pid %d (%s): no loupe probes in its executable or libraries (instrument it with <loupe/probe.h>)",
 			       (int)env.pid, cmdline ? cmdline : "?");
 			goto cleanup;
 		}
+		if (!probes)
+			pr_info("record: pid %d has no loupe probes: recording CPU, off-CPU and counters only",
+				(int)env.pid);
 	}
 
 	sa.sa_handler = on_signal;
@@ -436,6 +506,19 @@ int cmd_record(int argc, char **argv)
 	copts.out_path = env.output;
 	copts.mode = launched ? "launch" : "attach";
 	copts.cmdline = cmdline;
+	copts.cpu_hz = env.cpu_hz;
+	copts.offcpu = env.offcpu;
+	copts.counters = env.counters;
+	copts.callgraph = env.callgraph;
+	if (!launched) {
+		char link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)env.pid);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = 0;
+	}
+	copts.exe = exe;
 	c = collector_new(&copts);
 	if (!c) {
 		err = errno;
@@ -499,16 +582,17 @@ int cmd_record(int argc, char **argv)
 	}
 	collector_summary(c, &s);
 	log_own_cost(start_ns);
-	if (!s.objects) {
+	if (!s.objects && !profiling(&env)) {
 		pr_err("record: %s: no loupe probes in its executable or libraries (instrument it with <loupe/probe.h>)",
 		       cmdline);
 		/* Nothing was recorded: leave no empty trace behind. */
 		unlink(env.output);
 		goto cleanup;
 	}
-	fprintf(stderr, "loupe: record: %llu requests, %llu windows, %llu dropped events, %s written to %s (%.3f traps per request)\n",
+	fprintf(stderr, "loupe: record: %llu requests, %llu windows, %llu dropped events, %llu CPU samples, %s written to %s (%.3f traps per request)\n",
 		(unsigned long long)s.requests, (unsigned long long)s.windows,
-		(unsigned long long)s.dropped,
+		(unsigned long long)(s.dropped + s.cpu_lost),
+		(unsigned long long)s.cpu_samples,
 		units_bytes(size, sizeof(size), s.bytes), env.output,
 		s.requests ? (double)s.traps / s.requests : 0.0);
 	ret = 0;

@@ -15,6 +15,8 @@
 #include "latency.skel.h"
 #include "collector/aggregate.h"
 #include "collector/collector.h"
+#include "collector/counters.h"
+#include "collector/cpu_profile.h"
 #include "collector/trace_writer.h"
 #include "collector/usdt_scan.h"
 #include "log.h"
@@ -30,6 +32,8 @@ struct collector {
 	struct ring_buffer *rb;
 	struct trace_writer *w;
 	struct aggregate *agg;
+	struct cpu_profile *prof;
+	struct counters *ctrs;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
 	struct attached *objs;
@@ -213,15 +217,63 @@ fail:
 	return NULL;
 }
 
+/* Window hook: the profile's and the counters' chunks for window INDEX. */
+static int collector_window(void *arg, __u64 index)
+{
+	struct collector *c = arg;
+	struct trace_counters tc;
+	int err = 0;
+
+	if (c->prof)
+		err = cpu_profile_window(c->prof, index);
+	if (!err && c->ctrs) {
+		counters_rescan(c->ctrs);
+		err = counters_read(c->ctrs, &tc);
+		tc.window = index;
+		if (!err)
+			err = trace_writer_counters(c->w, &tc);
+	}
+	return err;
+}
+
 int collector_start(struct collector *c)
 {
+	struct cpu_profile_opts po = { 0 };
 	__u64 start = mono_ns();
+	char hz[16];
 	int err = write_meta(c, start);
 
 	if (err)
 		return err;
 	c->agg = aggregate_new(c->w, start, c->o.window_ns, resolve_name, c);
-	return c->agg ? 0 : -ENOMEM;
+	if (!c->agg)
+		return -ENOMEM;
+	if (c->o.cpu_hz > 0 || c->o.offcpu) {
+		po.pid = c->o.pid;
+		po.hz = c->o.cpu_hz;
+		po.offcpu = c->o.offcpu;
+		po.mode = c->o.callgraph;
+		po.exe = c->o.exe;
+		po.thread_ctx_fd = bpf_map__fd(c->skel->maps.thread_ctx);
+		c->prof = cpu_profile_new(&po, c->agg);
+		if (!c->prof)
+			return -errno;
+		/* How the profile was taken, for the report ("@" = loupe's). */
+		snprintf(hz, sizeof(hz), "%d", c->o.cpu_hz);
+		err = aggregate_config(c->agg, start, "@cpu.hz", hz);
+		if (!err)
+			err = aggregate_config(c->agg, start, "@cpu.callgraph",
+					       cpu_profile_mode_name(c->prof));
+		if (err)
+			return err;
+	}
+	if (c->o.counters) {
+		c->ctrs = counters_new(c->o.pid);
+		if (!c->ctrs)
+			return -errno;
+	}
+	aggregate_set_window_hook(c->agg, collector_window, c);
+	return 0;
 }
 
 static int add_link(struct collector *c, struct bpf_link *l)
@@ -326,6 +378,8 @@ int collector_poll(struct collector *c, int timeout_ms)
 	/* BPF wakes us only when the buffer fills: read what is there. */
 	if (err >= 0)
 		err = ring_buffer__consume(c->rb);
+	if (err >= 0 && c->prof)
+		err = cpu_profile_poll(c->prof);
 	if (err < 0 && err != -EINTR)
 		return err;
 	if (c->err)
@@ -410,6 +464,8 @@ void collector_summary(const struct collector *c, struct collector_summary *s)
 	s->last_window_requests = st.last_window_requests;
 	s->last_window_p99_ns = st.last_window_p99_ns;
 	s->objects = c->nobjs;
+	if (c->prof)
+		cpu_profile_stats(c->prof, &s->cpu_samples, &s->cpu_lost);
 	s->traps = c->traps_final ? c->traps_final :
 		sum_percpu((struct collector *)c, c->skel->maps.traps,
 			   LOUPE_TRAP_NKINDS, LOUPE_TRAP_NKINDS);
@@ -423,6 +479,8 @@ void collector_free(struct collector *c)
 		bpf_link__destroy(c->links[--c->nlinks]);
 	free(c->links);
 	free(c->objs);
+	cpu_profile_free(c->prof);
+	counters_free(c->ctrs);
 	aggregate_free(c->agg);
 	ring_buffer__free(c->rb);
 	latency_bpf__destroy(c->skel);

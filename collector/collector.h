@@ -20,6 +20,11 @@ struct collector_opts {
 	const char *out_path;
 	const char *mode;	/* "attach" or "launch" */
 	const char *cmdline;	/* target command line for the trace */
+	int cpu_hz;		/* on-CPU sampling rate, 0 = off */
+	bool offcpu;		/* off-CPU time (sched_switch) */
+	bool counters;		/* perf counters */
+	int callgraph;		/* enum callgraph_mode */
+	const char *exe;	/* target executable (callgraph auto) */
 };
 
 struct collector_summary {
@@ -31,6 +36,8 @@ struct collector_summary {
 	__u64 last_window_requests;
 	__u64 last_window_p99_ns;
 	__u64 traps;		/* probe hits (USDT traps) in the target */
+	__u64 cpu_samples;	/* on-CPU samples taken */
+	__u64 cpu_lost;		/* samples lost (maps full, collisions) */
 	unsigned int objects;	/* objects whose probes are attached */
 };
 

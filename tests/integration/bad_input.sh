@@ -21,6 +21,8 @@ expect 2 "unknown option '-x'" "$LOUPE" record -x
 expect 2 "unknown command 'frobnicate'" "$LOUPE" frobnicate
 expect 2 "either -p PID or a command" "$LOUPE" record
 expect 2 "invalid pid" "$LOUPE" record -p abc
+expect 2 "invalid call graph mode 'lbr'" "$LOUPE" record --call-graph lbr -p 1
+expect 2 "invalid sampling rate '0'" "$LOUPE" record --cpu=0 -p 1
 expect 2 "unknown option" "$LOUPE" report --bogus x.lpt
 
 # a PID that never existed, and one that just died
@@ -34,8 +36,9 @@ expect 1 "launch no-such-program-xyz: No such file" "$LOUPE" record -- no-such-p
 
 # a process without loupe probes, attached and launched
 sleep 60 & plain=$!; BG_PIDS+=("$plain")
-expect 1 "pid $plain \(sleep 60\): no loupe probes" "$LOUPE" record -p $plain
-expect 1 "no loupe probes" "$LOUPE" record -d 1 -o "$T/plain.lpt" -- sleep 3
+# (latency only: with profiling on, un-instrumented processes are profiled)
+expect 1 "pid $plain \(sleep 60\): no loupe probes" "$LOUPE" record --no-cpu --no-offcpu --no-counters -p $plain
+expect 1 "no loupe probes" "$LOUPE" record --no-cpu --no-offcpu --no-counters -d 1 -o "$T/plain.lpt" -- sleep 3
 
 # a non-root user
 if command -v setpriv >/dev/null; then

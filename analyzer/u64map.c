@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/u64map.h"
+#include "analyzer/u64map.h"
 
 static size_t slot(__u64 key, size_t cap)
 {
