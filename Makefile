@@ -45,7 +45,7 @@ endif
 DEB_PKGS := gcc make clang llvm libclang-rt-14-dev bpftool libbpf-dev \
 	    libelf-dev libdw-dev libunwind-dev systemtap-sdt-dev libzstd-dev \
 	    zstd libcmocka-dev libncurses-dev pkg-config zlib1g-dev \
-	    linux-perf util-linux procps jq time
+	    linux-perf util-linux procps jq time golang-go
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))

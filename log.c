@@ -30,6 +30,14 @@ LOG_FN(pr_warn, 1)
 LOG_FN(pr_info, 1)
 LOG_FN(pr_debug, log_verbose)
 
+void log_note_no_pmu(void)
+{
+	static int noted;
+
+	if (!noted++)
+		pr_info("note: no hardware PMU on this machine: sampling with the cpu-clock software event, software counters only");
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {

@@ -14,6 +14,9 @@ void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The one-line note that hardware PMU events are missing, once per run. */
+void log_note_no_pmu(void);
+
 /* Routes libbpf's messages through pr_debug (warnings too, unless -v). */
 void log_setup_libbpf(void);
 

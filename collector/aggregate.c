@@ -544,6 +544,24 @@ int aggregate_ptr_name(struct aggregate *a, __u64 ptr, __u32 *id)
 	return ptr_id(a, ptr, id);
 }
 
+int aggregate_add_value(struct aggregate *a, __u32 model, __u32 stage,
+			__u64 end_ns, __u64 value)
+{
+	struct window *win;
+	struct hist *h;
+	__u64 idx;
+
+	if (end_ns < a->start_ns || (a->stop_ns && end_ns >= a->stop_ns))
+		return 0;
+	idx = (end_ns - a->start_ns) / a->window_ns;
+	win = idx <= a->win[0].index ? &a->win[0] : &a->win[1];
+	h = window_hist(win, model, stage);
+	if (!h)
+		return -ENOMEM;
+	hist_add(h, value);
+	return 0;
+}
+
 int aggregate_write_names(struct aggregate *a)
 {
 	return write_pending_names(a);

@@ -63,6 +63,10 @@ void aggregate_set_window_hook(struct aggregate *a, agg_window_hook fn,
 /* Name id of STR / of a name pointer from the target (0 -> TRACE_NO_ID). */
 int aggregate_intern(struct aggregate *a, const char *str, __u32 *id);
 int aggregate_ptr_name(struct aggregate *a, __u64 ptr, __u32 *id);
+/* Adds VALUE (a latency) to the (MODEL, STAGE) histogram of the window
+ * holding END_NS, as request stages are. */
+int aggregate_add_value(struct aggregate *a, __u32 model, __u32 stage,
+			__u64 end_ns, __u64 value);
 /* Writes names added since the last write (call before chunks using them). */
 int aggregate_write_names(struct aggregate *a);
 struct trace_writer *aggregate_writer(struct aggregate *a);

@@ -17,6 +17,7 @@
 #include "collector/collector.h"
 #include "collector/counters.h"
 #include "collector/cpu_profile.h"
+#include "collector/funclat.h"
 #include "collector/trace_writer.h"
 #include "collector/usdt_scan.h"
 #include "log.h"
@@ -34,6 +35,9 @@ struct collector {
 	struct aggregate *agg;
 	struct cpu_profile *prof;
 	struct counters *ctrs;
+	struct funclat *flat;
+	const char *bad_probe;
+	__u64 task_clock_ns;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
 	struct attached *objs;
@@ -230,6 +234,7 @@ static int collector_window(void *arg, __u64 index)
 		counters_rescan(c->ctrs);
 		err = counters_read(c->ctrs, &tc);
 		tc.window = index;
+		c->task_clock_ns += tc.v[TRACE_CTR_TASK_CLOCK_NS];
 		if (!err)
 			err = trace_writer_counters(c->w, &tc);
 	}
@@ -272,8 +277,19 @@ int collector_start(struct collector *c)
 		if (!c->ctrs)
 			return -errno;
 	}
+	if (c->o.nprobes) {
+		c->flat = funclat_new(c->o.pid, c->o.probes, c->o.nprobes, c->agg,
+				      &c->bad_probe);
+		if (!c->flat)
+			return -errno;
+	}
 	aggregate_set_window_hook(c->agg, collector_window, c);
 	return 0;
+}
+
+const char *collector_bad_probe(const struct collector *c)
+{
+	return c->bad_probe;
 }
 
 static int add_link(struct collector *c, struct bpf_link *l)
@@ -380,6 +396,8 @@ int collector_poll(struct collector *c, int timeout_ms)
 		err = ring_buffer__consume(c->rb);
 	if (err >= 0 && c->prof)
 		err = cpu_profile_poll(c->prof);
+	if (err >= 0 && c->flat)
+		err = funclat_poll(c->flat);
 	if (err < 0 && err != -EINTR)
 		return err;
 	if (c->err)
@@ -427,6 +445,8 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 	while (c->nlinks)
 		bpf_link__destroy(c->links[--c->nlinks]);
 	ring_buffer__consume(c->rb);
+	if (c->flat)
+		funclat_poll(c->flat);
 	log_bpf_run_time(c);
 	err = c->err;
 	if (!err)
@@ -466,6 +486,9 @@ void collector_summary(const struct collector *c, struct collector_summary *s)
 	s->objects = c->nobjs;
 	if (c->prof)
 		cpu_profile_stats(c->prof, &s->cpu_samples, &s->cpu_lost);
+	if (c->flat)
+		funclat_cost(c->flat, &s->probe_calls, &s->probe_ns_per_call);
+	s->target_cpu_ns = c->task_clock_ns;
 	s->traps = c->traps_final ? c->traps_final :
 		sum_percpu((struct collector *)c, c->skel->maps.traps,
 			   LOUPE_TRAP_NKINDS, LOUPE_TRAP_NKINDS);
@@ -480,6 +503,7 @@ void collector_free(struct collector *c)
 	free(c->links);
 	free(c->objs);
 	cpu_profile_free(c->prof);
+	funclat_free(c->flat);
 	counters_free(c->ctrs);
 	aggregate_free(c->agg);
 	ring_buffer__free(c->rb);

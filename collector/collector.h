@@ -25,6 +25,8 @@ struct collector_opts {
 	bool counters;		/* perf counters */
 	int callgraph;		/* enum callgraph_mode */
 	const char *exe;	/* target executable (callgraph auto) */
+	char **probes;		/* --probe BINARY:SYMBOL specs */
+	int nprobes;
 };
 
 struct collector_summary {
@@ -38,6 +40,9 @@ struct collector_summary {
 	__u64 traps;		/* probe hits (USDT traps) in the target */
 	__u64 cpu_samples;	/* on-CPU samples taken */
 	__u64 cpu_lost;		/* samples lost (maps full, collisions) */
+	__u64 target_cpu_ns;	/* the target's task-clock while recorded */
+	__u64 probe_calls;	/* --probe: calls measured */
+	double probe_ns_per_call; /* --probe: calibrated cost of one call */
 	unsigned int objects;	/* objects whose probes are attached */
 };
 
@@ -50,6 +55,9 @@ struct collector *collector_new(const struct collector_opts *o);
  * written.  Call once the probes are attached (launch mode: just before
  * the target runs).  Returns 0 or -errno. */
 int collector_start(struct collector *c);
+
+/* After collector_start failed with -EINVAL/-ENOENT on a --probe: which. */
+const char *collector_bad_probe(const struct collector *c);
 
 /*
  * Attaches the probes of the ELF file PATH for the target pid (before or

@@ -138,7 +138,7 @@ struct counters *counters_new(pid_t pid)
 	}
 	if (c->unsupported && !c->noted) {
 		c->noted = true;
-		pr_info("record: no hardware PMU here: counting software events only (no cycles, instructions, cache or branch misses)");
+		log_note_no_pmu();
 	}
 	return c;
 }

@@ -525,7 +525,7 @@ static int open_sampling_events(struct cpu_profile *p)
 				     errno == ENODEV || errno == EINVAL)) {
 			/* No PMU (most VMs): the software clock samples
 			 * just as well for CPU time, minus skid detail. */
-			pr_info("record: no hardware PMU here: sampling with the cpu-clock software event");
+			log_note_no_pmu();
 			hw = false;
 			cpu--;
 			continue;

@@ -12,6 +12,13 @@
  *    the ELF's .eh_frame_hdr search table, at its run-time address, and
  *    let dwarf_search_unwind_table() binary-search it through access_mem.
  *
+ * Stepping a frame is libunwind's unw_apply_reg_state() with the register
+ * rules of the row of CFI covering its address.  We cache those rules per
+ * address ourselves (unw_reg_states_iterate() produces them on a miss)
+ * instead of using unw_step(): libunwind's own cache takes a lock that
+ * blocks signals, two sigprocmask() calls per frame, which cost more than
+ * the rest of the unwinding together.
+ *
  * .debug_frame has no run-time address and a slightly different format,
  * and the libunwind that distributions ship does not export its own
  * .debug_frame reader.  So we rewrite .debug_frame once per ELF into an
@@ -66,7 +73,7 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as,
 #define SYNTH_BIT (1ull << 63)
 #define SYNTH_BASE(id) (SYNTH_BIT | ((__u64)(id) << 32))
 
-#define RS_CACHE_SIZE 1024	/* register-rule cache entries per process */
+#define RULE_SLOTS_LOG 11	/* 2048 cached rules per process */
 
 struct elf_file {
 	struct elf_file *next;
@@ -103,9 +110,20 @@ struct map {
 	__u64 bias;		/* run-time address - ELF vaddr */
 };
 
+/* How to step one frame, cached per lookup address (direct-mapped). */
+struct rule {
+	__u64 ip;		/* the lookup address, valid when USED */
+	bool used;
+	bool signal;		/* a signal trampoline: the frame above resumes
+				 * at its ip, not after a call */
+	void *rs;		/* libunwind's rules for the row holding ip;
+				 * NULL when no CFI covers it */
+};
+
 struct unwinder {
 	pid_t pid;
 	unw_addr_space_t as;
+	struct rule *rules;	/* 1 << RULE_SLOTS_LOG slots */
 	struct map *maps;	/* sorted by address, as the kernel lists them */
 	size_t nmaps;
 	char *maps_text;	/* /proc/PID/maps as last read */
@@ -1051,6 +1069,16 @@ static const struct map *map_find(const struct unwinder *u, __u64 addr)
 	return NULL;
 }
 
+static void rules_flush(struct unwinder *u)
+{
+	size_t i;
+
+	for (i = 0; i < 1u << RULE_SLOTS_LOG; i++) {
+		free(u->rules[i].rs);
+		memset(&u->rules[i], 0, sizeof(u->rules[i]));
+	}
+}
+
 int unwinder_refresh(struct unwinder *u)
 {
 	struct elf_file **pp, *ef;
@@ -1135,7 +1163,7 @@ int unwinder_refresh(struct unwinder *u)
 	maps = NULL;
 	text = NULL;
 	/* cached rules are keyed by address, and the code there changed */
-	unw_flush_cache(u->as, 0, 0);
+	rules_flush(u);
 cleanup:
 	free(maps);
 	free(text);
@@ -1368,14 +1396,81 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip,
 
 /* ---- unwinding ---- */
 
+/* Whether the code at IP is rt_sigreturn's trampoline (what libunwind's
+ * x86-64 unw_is_signal_frame() matches): mov $0xf,%rax; syscall. */
+static bool code_is_sigreturn(struct unwind_ctx *c, __u64 ip)
+{
+	static const unsigned char seq[9] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00,
+					      0x00, 0x00, 0x0f, 0x05 };
+	unsigned char code[16];
+
+	return !ctx_read(c, ip, code, sizeof(code)) &&
+	       !memcmp(code, seq, sizeof(seq));
+}
+
+struct rule_pick {
+	__u64 ip;
+	void *rs;
+	int err;
+};
+
+/* unw_reg_states_iterate() callback: keeps the row holding pick->ip. */
+static int rule_pick_row(void *token, void *data, size_t size,
+			 unw_word_t start, unw_word_t end)
+{
+	struct rule_pick *p = token;
+
+	if (p->rs || p->ip < start || p->ip >= end)
+		return 0;
+	p->rs = malloc(size);
+	if (!p->rs) {
+		p->err = -ENOMEM;
+		return 0;
+	}
+	memcpy(p->rs, data, size);
+	return 0;
+}
+
+/*
+ * The rule for stepping a frame at IP, looked up at LOOKUP (IP - 1 for a
+ * return address, so that a call ending a function finds that function).
+ * On a miss a scratch cursor is started at LOOKUP itself, where libunwind
+ * looks up exactly, and the CFI row holding it is copied.  NULL only when
+ * out of memory; rule->rs is NULL when no CFI covers LOOKUP.
+ */
+static const struct rule *rule_get(struct unwind_ctx *c, __u64 ip,
+				   __u64 lookup)
+{
+	struct unwinder *u = c->u;
+	struct rule *r = &u->rules[(lookup * 0x9e3779b97f4a7c15ull) >>
+				   (64 - RULE_SLOTS_LOG)];
+	struct rule_pick pick = { lookup, NULL, 0 };
+	struct unwind_ctx scratch = *c;
+	unw_cursor_t cur;
+
+	if (r->used && r->ip == lookup)
+		return r;
+	scratch.regs.ip = lookup;
+	if (!unw_init_remote(&cur, u->as, &scratch))
+		unw_reg_states_iterate(&cur, rule_pick_row, &pick);
+	if (pick.err)
+		return NULL;
+	c->last = scratch.last;
+	free(r->rs);
+	r->ip = lookup;
+	r->used = true;
+	r->rs = pick.rs;
+	r->signal = r->rs && code_is_sigreturn(c, ip);
+	return r;
+}
+
 /*
  * Steps over a frame without CFI (JIT code) by the frame-pointer chain:
  * [bp] is the caller's bp, [bp+8] the return address.  libunwind's own
  * fallback cannot be used here: it first probes whether the code at ip
  * is readable, and JIT code never is for us (live memory), which sends
  * it down a "bad function pointer" path that takes [sp] as the return
- * address.  libunwind then restarts at the caller, with ip - 1 so that
- * the caller's CFI is looked up for the call instruction.
+ * address.  The cursor restarts at the caller with the registers found.
  */
 static int unwind_fp_step(struct unwind_ctx *c, unw_cursor_t *cur,
 			  unw_word_t *ip, unw_word_t *sp)
@@ -1398,9 +1493,9 @@ static int unwind_fp_step(struct unwind_ctx *c, unw_cursor_t *cur,
 	for (i = 0; i < 5; i++)
 		if (unw_get_reg(cur, saved[i], &v[i]) < 0)
 			v[i] = 0;
-	next.bp = pair[0];
-	next.ip = pair[1] - 1;
+	next.ip = pair[1];
 	next.sp = bp + 16;
+	next.bp = pair[0];
 	next.bx = v[0];
 	next.r12 = v[1];
 	next.r13 = v[2];
@@ -1409,7 +1504,7 @@ static int unwind_fp_step(struct unwind_ctx *c, unw_cursor_t *cur,
 	c->regs = next;
 	if (unw_init_remote(cur, c->u->as, c) < 0)
 		return -EINVAL;
-	*ip = pair[1];
+	*ip = next.ip;
 	*sp = next.sp;
 	return 0;
 }
@@ -1420,7 +1515,10 @@ int unwinder_unwind(struct unwinder *u, const struct unwind_regs *regs,
 	struct unwind_ctx c;
 	unw_cursor_t cur;
 	unw_word_t ip, sp, prev_sp;
+	unw_save_loc_t loc;
+	const struct rule *r;
 	const struct map *m;
+	bool exact = true;	/* the leaf's ip is where it was stopped */
 	int n = 0;
 
 	if (!u || !regs || !ips || max < 1 || (!stack && len))
@@ -1438,15 +1536,23 @@ int unwinder_unwind(struct unwinder *u, const struct unwind_regs *regs,
 	prev_sp = regs->sp;
 	while (n < max) {
 		m = ctx_map_find(&c, ip);
-		if (m && m->elf) {
-			/* <0: ran off the stack copy or no rule; 0: the
-			 * outermost frame */
-			if (unw_step(&cur) <= 0 ||
+		r = m && m->elf ? rule_get(&c, ip, exact ? ip : ip - 1) : NULL;
+		if (r && r->rs) {
+			/* <0: a value needed is not in the stack copy */
+			if (unw_apply_reg_state(&cur, r->rs) < 0 ||
 			    unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 ||
 			    unw_get_reg(&cur, UNW_REG_SP, &sp) < 0)
 				break;
+			/* the x86-64 ABI ends the chain with an undefined
+			 * return address or rbp (unw_step's test) */
+			if (unw_get_save_loc(&cur, UNW_X86_64_RBP, &loc) < 0 ||
+			    loc.type == UNW_SLT_NONE)
+				break;
+			exact = r->signal;
 		} else if (unwind_fp_step(&c, &cur, &ip, &sp)) {
 			break;
+		} else {
+			exact = false;
 		}
 		/* Callers sit at higher addresses; anything else, or a
 		 * return address outside code, is garbage. */
@@ -1501,17 +1607,22 @@ struct unwinder *unwinder_new(pid_t pid)
 	if (!u)
 		return NULL;
 	u->pid = pid;
-	/* libunwind copies the accessor table */
-	u->as = unw_create_addr_space(&acc, 0);
-	if (!u->as) {
+	u->rules = calloc(1u << RULE_SLOTS_LOG, sizeof(*u->rules));
+	if (!u->rules) {
 		free(u);
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Per-thread caching would share one cache between processes; the
-	 * global one is per address space, i.e. per unwinder. */
-	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
-	unw_set_cache_size(u->as, RS_CACHE_SIZE, 0);
+	/* libunwind copies the accessor table */
+	u->as = unw_create_addr_space(&acc, 0);
+	if (!u->as) {
+		unwinder_free(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* unw_step() is not used, so libunwind's rule cache would stay
+	 * empty; ours is u->rules */
+	unw_set_caching_policy(u->as, UNW_CACHE_NONE);
 	err = unwinder_refresh(u);
 	if (err) {
 		unwinder_free(u);
@@ -1531,6 +1642,9 @@ void unwinder_free(struct unwinder *u)
 		u->elfs = ef->next;
 		elf_file_free(ef);
 	}
+	if (u->rules)
+		rules_flush(u);
+	free(u->rules);
 	if (u->as)
 		unw_destroy_addr_space(u->as);
 	free(u->maps);

@@ -46,4 +46,12 @@ struct prof_dwarf_event {
 	__u8 stack[PROF_DWARF_STACK];
 };
 
+/* One call of a --probe function (bpf/funclat.bpf.c). */
+struct funclat_event {
+	__u32 probe;		/* index of the --probe */
+	__u32 pad;
+	__u64 end_ns;
+	__u64 dur_ns;
+};
+
 #endif
