@@ -42,7 +42,9 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 		s.k.kind = preempt || prev_state == 0 ? PROF_OFFCPU_RUNQ :
 							PROF_OFFCPU_BLOCKED;
 		s.k.user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		s.k.kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
+		/* Skip this program and bpf_trace_run4: the leaf is
+		 * __schedule. */
+		s.k.kernel_stack_id = bpf_get_stackid(ctx, &stacks, 2);
 		read_stage(tid, &s.k);
 		bpf_map_update_elem(&off_start, &tid, &s, BPF_ANY);
 	}

@@ -131,11 +131,13 @@ static int address_frames(struct cpu_profile *p, __u64 addr, bool kernel,
 		*n = p->fc[idx].n;
 		return 0;
 	}
-	if (kernel) {
+	/* No symbolizer: the target died before we could read its maps. */
+	if (!p->sym)
+		cnt = 0;
+	else if (kernel)
 		cnt = symbolizer_kernel(p->sym, addr, f);
-	} else {
+	else
 		cnt = symbolizer_user(p->sym, addr, f, 16);
-	}
 	if (cnt <= 0) {
 		memset(f, 0, sizeof(f[0]));
 		f[0].function = "[unknown]";
@@ -318,10 +320,29 @@ static int ensure_readers(struct cpu_profile *p)
 	return 0;
 }
 
+/* Has the target exec()ed the program we expect (launch mode)? */
+static bool target_ready(struct cpu_profile *p)
+{
+	char link[64], path[4096];
+	ssize_t n;
+
+	if (!p->o.exe || !p->o.exe[0])
+		return true;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->o.pid);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return false;
+	path[n] = 0;
+	return !strcmp(path, p->o.exe);
+}
+
 int cpu_profile_poll(struct cpu_profile *p)
 {
-	/* Until the first window has made the unwinder, samples wait in
-	 * the ring buffer (8 MiB: seconds of samples). */
+	/* Read the maps as soon as the program runs: a short-lived one may
+	 * be gone by the first window. */
+	if (!p->readers_ok && target_ready(p) && !ensure_readers(p))
+		p->readers_ok = true;
+	/* Until then samples wait in the ring buffer (8 MiB: seconds). */
 	if (p->dwarf_rb && p->readers_ok)
 		ring_buffer__consume(p->dwarf_rb);
 	return p->err;
@@ -414,10 +435,9 @@ int cpu_profile_window(void *arg, __u64 index)
 	size_t i;
 	int err;
 
-	err = ensure_readers(p);
-	if (err)
-		return err == -ESRCH ? 0 : err;
-	p->readers_ok = true;
+	/* A target that is gone keeps what was resolved so far. */
+	if (!ensure_readers(p))
+		p->readers_ok = true;
 	cpu_profile_poll(p);
 	if (p->err)
 		return p->err;

@@ -161,6 +161,77 @@ static void strtab_release(struct strtab *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Interned string -> interned string: mangled names to demangled ones, so
+ * each symbol is demangled once however many addresses fall in it. */
+struct strmap {
+	const char **keys;	/* NULL marks an empty slot */
+	const char **vals;
+	size_t cap, len;
+};
+
+static size_t ptr_hash(const void *p)
+{
+	__u64 h = (__u64)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h ^ h >> 29);
+}
+
+static const char *strmap_get(const struct strmap *m, const char *key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	for (i = ptr_hash(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+		if (m->keys[i] == key)
+			return m->vals[i];
+	}
+	return NULL;
+}
+
+/* Adds a key known to be absent; failure only costs a later repeat. */
+static void strmap_put(struct strmap *m, const char *key, const char *val)
+{
+	size_t i, j;
+
+	if ((m->len + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		const char **keys = calloc(cap, sizeof(*keys));
+		const char **vals = calloc(cap, sizeof(*vals));
+
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return;
+		}
+		for (i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			for (j = ptr_hash(m->keys[i]) & (cap - 1); keys[j]; j = (j + 1) & (cap - 1))
+				;
+			keys[j] = m->keys[i];
+			vals[j] = m->vals[i];
+		}
+		free(m->keys);
+		free(m->vals);
+		m->keys = keys;
+		m->vals = vals;
+		m->cap = cap;
+	}
+	for (i = ptr_hash(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
+		;
+	m->keys[i] = key;
+	m->vals[i] = val;
+	m->len++;
+}
+
+static void strmap_release(struct strmap *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
 /* ---- result cache: (module identity, file offset) -> frames ---- */
 
 struct cframe {
@@ -278,6 +349,13 @@ static void fcache_release(struct fcache *c)
 
 struct symbolizer;
 
+/* An ELF function symbol, at its run-time address. */
+struct msym {
+	__u64 addr, end;
+	const char *name;	/* in the module's Elf: lives as long as it */
+	__u32 rank;		/* preference among symbols at one address */
+};
+
 /* One mapped ELF file: libdwfl's module plus what libdwfl does not keep.
  * It hangs off the Dwfl_Module's userdata, so a module libdwfl keeps across
  * a refresh keeps it too. */
@@ -292,7 +370,18 @@ struct lmodule {
 	ino_t ino;
 	bool deleted, vdso;
 	bool probed;		/* ELF opened (or tried) and ident set */
+	bool syms_loaded;
+	struct msym *syms;	/* sorted by addr, one per address */
+	size_t nsyms;
 };
+
+static void lmodule_free(struct lmodule *m)
+{
+	if (!m)
+		return;
+	free(m->syms);
+	free(m);
+}
 
 struct lmap {
 	__u64 start, end, offset;
@@ -324,6 +413,7 @@ struct symbolizer {
 	struct lmap *lmaps;	/* sorted by start */
 	size_t nlmaps, nmodules;
 	struct strtab strs;
+	struct strmap demangled;
 	struct fcache cache;
 	char *vdso_image;	/* copy of our own vDSO, shared by all */
 	size_t vdso_len;
@@ -356,18 +446,26 @@ static void demangle_load(void)
 /* NAME demangled if it is an Itanium C++ name, interned. */
 static const char *intern_name(struct symbolizer *s, const char *name)
 {
-	const char *r;
+	const char *mangled, *r;
 	char *d;
 	int status = -1;
 
 	if (name[0] != '_' || name[1] != 'Z')
 		return strtab_intern(&s->strs, name);
+	mangled = strtab_intern(&s->strs, name);
+	if (!mangled)
+		return NULL;
+	r = strmap_get(&s->demangled, mangled);
+	if (r)
+		return r;
 	pthread_once(&demangle_once, demangle_load);
 	if (!cxa_demangle)
-		return strtab_intern(&s->strs, name);
+		return mangled;
 	d = cxa_demangle(name, NULL, NULL, &status);
-	r = strtab_intern(&s->strs, status == 0 && d ? d : name);
+	r = status == 0 && d ? strtab_intern(&s->strs, d) : mangled;
 	free(d);
+	if (r)
+		strmap_put(&s->demangled, mangled, r);
 	return r;
 }
 
@@ -654,7 +752,7 @@ static int module_removed_cb(Dwfl_Module *mod, void *userdata,
 	(void)arg;
 	/* libdwfl passes the address of the module's userdata slot
 	 * (MODCB_ARGS), not the userdata itself. */
-	free(*(void **)userdata);
+	lmodule_free(*(void **)userdata);
 	*(void **)userdata = NULL;
 	return DWARF_CB_OK;
 }
@@ -856,7 +954,7 @@ static int free_module_cb(Dwfl_Module *mod, void **userdata, const char *name,
 	(void)name;
 	(void)base;
 	(void)arg;
-	free(*userdata);
+	lmodule_free(*userdata);
 	*userdata = NULL;
 	return DWARF_CB_OK;
 }
@@ -876,6 +974,7 @@ void symbolizer_free(struct symbolizer *s)
 	free(s->ksyms);
 	free(s->ksyms_buf);
 	fcache_release(&s->cache);
+	strmap_release(&s->demangled);
 	strtab_release(&s->strs);
 	free(s);
 }
@@ -885,6 +984,129 @@ void symbolizer_stats(const struct symbolizer *s, struct symbolizer_stats *st)
 	*st = s->st;
 	st->modules = s->nmodules;
 	st->strings = s->strs.len;
+}
+
+/* ---- ELF symbols ---- */
+
+static int msym_cmp(const void *a, const void *b)
+{
+	const struct msym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->rank > y->rank ? -1 : x->rank < y->rank;
+}
+
+/* The run-time end of section SHNDX of ELF, or 0. */
+static __u64 section_end(Elf *elf, GElf_Word shndx, Dwarf_Addr bias)
+{
+	Elf_Scn *scn = elf_getscn(elf, shndx);
+	GElf_Shdr sh;
+
+	if (!scn || !gelf_getshdr(scn, &sh))
+		return 0;
+	return sh.sh_addr + sh.sh_size + bias;
+}
+
+/*
+ * Sorts M's function symbols (.symtab, else .dynsym, plus .gnu_debugdata)
+ * once.  dwfl_module_addrinfo() scans the whole table on every call, which
+ * made a cold pass over libc's text 10x slower than the DWARF path.
+ * Failure leaves the module without symbols.
+ */
+static void module_load_syms(struct lmodule *m)
+{
+	struct msym *v;
+	size_t n = 0, i, k;
+	int count;
+
+	m->syms_loaded = true;
+	count = dwfl_module_getsymtab(m->mod);
+	if (count <= 1)
+		return;
+	v = malloc(count * sizeof(*v));
+	if (!v)
+		return;
+	for (i = 1; i < (size_t)count; i++) {
+		GElf_Word shndx;
+		Dwarf_Addr bias;
+		GElf_Addr addr;
+		GElf_Sym sym;
+		const char *name;
+		Elf *elf;
+		int type, bind;
+
+		name = dwfl_module_getsym_info(m->mod, (int)i, &sym, &addr,
+					       &shndx, &elf, &bias);
+		type = GELF_ST_TYPE(sym.st_info);
+		bind = GELF_ST_BIND(sym.st_info);
+		if (!name || !*name || shndx == SHN_UNDEF || shndx == SHN_ABS ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE))
+			continue;
+		v[n].addr = addr;
+		v[n].name = name;
+		/* sized before sizeless, global before weak before local */
+		v[n].rank = (sym.st_size ? 4 : 0) +
+			    (bind == STB_GLOBAL ? 2 : bind == STB_WEAK ? 1 : 0);
+		if (sym.st_size) {
+			v[n].end = addr + sym.st_size;
+		} else {
+			/* Reaches at most to the next symbol (below) and
+			 * never past its section: _init must not swallow
+			 * the PLT that follows it. */
+			v[n].end = section_end(elf, shndx, bias);
+			if (v[n].end <= addr)
+				continue;
+		}
+		/* NOTYPE is for assembler labels in code only. */
+		if (type == STT_NOTYPE) {
+			Elf_Scn *scn = elf_getscn(elf, shndx);
+			GElf_Shdr sh;
+
+			if (!scn || !gelf_getshdr(scn, &sh) ||
+			    !(sh.sh_flags & SHF_EXECINSTR))
+				continue;
+		}
+		n++;
+	}
+	qsort(v, n, sizeof(*v), msym_cmp);
+	for (i = 0, k = 0; i < n; i++) {
+		if (k && v[k - 1].addr == v[i].addr)
+			continue;	/* an alias ranked lower */
+		v[k++] = v[i];
+	}
+	for (i = 0; i + 1 < k; i++) {
+		if (!(v[i].rank & 4) && v[i].end > v[i + 1].addr)
+			v[i].end = v[i + 1].addr;
+	}
+	m->syms = v;
+	m->nsyms = k;
+}
+
+/* The name of M's function symbol holding ADDR, or NULL. */
+static const char *module_symbol(struct lmodule *m, __u64 addr)
+{
+	size_t lo = 0, hi, j, stop;
+
+	if (!m->syms_loaded)
+		module_load_syms(m);
+	hi = m->nsyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* The closest symbol below, or one a few before that encloses it
+	 * (a local label inside a sized function). */
+	stop = lo > 8 ? lo - 8 : 0;
+	for (j = lo; j > stop; j--) {
+		if (addr < m->syms[j - 1].end)
+			return m->syms[j - 1].name;
+	}
+	return NULL;
 }
 
 /* ---- user-space resolution ---- */
@@ -929,20 +1151,22 @@ static bool scope_child(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *out,
 	return false;
 }
 
-/* A function DIE's name: the linkage name (mangled, to demangle into the
- * full qualified name) where there is one, through abstract_origin and
- * specification. */
-static const char *die_function_name(Dwarf_Die *die)
+/* A function DIE's name, through abstract_origin and specification: the
+ * linkage name (mangled, to demangle into the full qualified name) where
+ * there is one, else the plain name with *LINKAGE false. */
+static const char *die_function_name(Dwarf_Die *die, bool *linkage)
 {
 	Dwarf_Attribute a;
 	const char *name;
 
+	*linkage = true;
 	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
 	if (!name)
 		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
-	if (!name)
-		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
-	return name;
+	if (name)
+		return name;
+	*linkage = false;
+	return dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
 }
 
 /*
@@ -951,9 +1175,10 @@ static const char *die_function_name(Dwarf_Die *die)
  * site recorded on the inlined_subroutine it contains.  0 when no function
  * scope holds ADDR (assembly with line info only), -ENOMEM.
  */
-static int resolve_dwarf(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Die *cu,
+static int resolve_dwarf(struct symbolizer *s, struct lmodule *m, Dwarf_Die *cu,
 			 Dwarf_Addr bias, __u64 addr, struct cframe *fr, int max)
 {
+	Dwfl_Module *mod = m->mod;
 	Dwarf_Die scopes[SYM_MAX_FRAMES * 2], cur = *cu;
 	int nscopes = 0, n = 0, i, line = 0;
 	Dwarf_Files *files = NULL;
@@ -962,6 +1187,7 @@ static int resolve_dwarf(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Die *cu,
 	Dwfl_Line *dl;
 	Dwarf_Word w;
 	size_t nfiles;
+	bool linkage;
 
 	/* Outermost first; a chain too deep for the array loses its inner
 	 * end, which keeps the real function. */
@@ -979,7 +1205,16 @@ static int resolve_dwarf(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Die *cu,
 
 		if (!is_function_scope(tag))
 			continue;
-		name = die_function_name(&scopes[i]);
+		name = die_function_name(&scopes[i], &linkage);
+		if (!linkage && tag == DW_TAG_subprogram) {
+			/* GCC gives functions in anonymous namespaces no
+			 * linkage name, and the bare name loses the
+			 * namespaces; the ELF symbol has them. */
+			const char *sym = module_symbol(m, addr);
+
+			if (sym && sym[0] == '_' && sym[1] == 'Z')
+				name = sym;
+		}
 		fr[n].function = intern_name(s, name ? name : SYM_UNKNOWN);
 		fr[n].file = file ? strtab_intern(&s->strs, file) : NULL;
 		if (!fr[n].function || (file && !fr[n].file))
@@ -1008,19 +1243,17 @@ static int resolve(struct symbolizer *s, struct lmodule *m, __u64 addr,
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu;
 	Dwfl_Line *dl;
-	GElf_Off off;
-	GElf_Sym sym;
 	int n = 0, line = 0;
 
 	cu = dwfl_module_addrdie(m->mod, addr, &bias);
 	if (cu) {
-		n = resolve_dwarf(s, m->mod, cu, bias, addr, fr, max);
+		n = resolve_dwarf(s, m, cu, bias, addr, fr, max);
 		if (n)
 			return n;
 	}
 	/* No debug info (a distribution's libc): the ELF symbol table,
 	 * .symtab or else .dynsym. */
-	name = dwfl_module_addrinfo(m->mod, addr, &off, &sym, NULL, NULL, NULL);
+	name = module_symbol(m, addr);
 	fr[0].function = name ? intern_name(s, name) : SYM_UNKNOWN;
 	if (cu && (dl = dwfl_module_getsrc(m->mod, addr)))
 		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);

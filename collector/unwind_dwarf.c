@@ -20,11 +20,12 @@
  * the rest of the unwinding together.
  *
  * .debug_frame has no run-time address and a slightly different format,
- * and the libunwind that distributions ship does not export its own
- * .debug_frame reader.  So we rewrite .debug_frame once per ELF into an
- * .eh_frame-style blob with a search table in front, and place it at a
- * synthetic address with bit 63 set (never a user-space address), where
- * access_mem serves it like any other memory.
+ * and libunwind's x86-64 builds (without --enable-debug-frame, e.g.
+ * Debian's) do not export its .debug_frame reader.  So we rewrite
+ * .debug_frame once per ELF into an .eh_frame-style blob with a search
+ * table in front, and place it at a synthetic address with bit 63 set
+ * (never a user-space address), where access_mem serves it like any
+ * other memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <libunwind-x86_64.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "collector/unwind_dwarf.h"
 
@@ -56,7 +59,6 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as,
 /* Pointer encodings (DW_EH_PE_*) used by .eh_frame_hdr. */
 #define EH_PE_OMIT 0xff
 #define EH_PE_FORMAT_MASK 0x0f
-#define EH_PE_APPL_MASK 0x70
 #define EH_PE_ABSPTR 0x00
 #define EH_PE_ULEB128 0x01
 #define EH_PE_UDATA2 0x02
@@ -67,6 +69,9 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as,
 #define EH_PE_SDATA4 0x0b
 #define EH_PE_SDATA8 0x0c
 #define EH_PE_DATAREL 0x30
+
+/* glibc's elf.h lacks it before 2.37 */
+#define LOUPE_ELFCOMPRESS_ZSTD 2
 
 /* Synthetic addresses of the rewritten .debug_frame blobs: bit 63, the
  * ELF's id in bits 32..62, the offset in the blob in bits 0..31. */
@@ -114,8 +119,9 @@ struct map {
 struct rule {
 	__u64 ip;		/* the lookup address, valid when USED */
 	bool used;
-	bool signal;		/* a signal trampoline: the frame above resumes
-				 * at its ip, not after a call */
+	bool signal;		/* a signal trampoline: its caller is the
+				 * interrupted code, whose ip is where it
+				 * resumes, not a return address */
 	void *rs;		/* libunwind's rules for the row holding ip;
 				 * NULL when no CFI covers it */
 };
@@ -459,7 +465,7 @@ static bool elf_covers_code(const struct elf_file *ef, __u64 start,
 	return false;
 }
 
-static Elf_Data *elf_section_data(Elf *elf, const char *want, GElf_Shdr *sh)
+static Elf_Scn *elf_section_find(Elf *elf, const char *want, GElf_Shdr *sh)
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
@@ -472,14 +478,70 @@ static Elf_Data *elf_section_data(Elf *elf, const char *want, GElf_Shdr *sh)
 		if (!gelf_getshdr(scn, sh) || sh->sh_type == SHT_NOBITS)
 			continue;
 		name = elf_strptr(elf, shstrndx, sh->sh_name);
-		if (!name || strcmp(name, want))
-			continue;
-		/* -g -gz builds compress the debug sections */
-		if ((sh->sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
-			return NULL;
-		return elf_getdata(scn, NULL);
+		if (name && !strcmp(name, want))
+			return scn;
 	}
 	return NULL;
+}
+
+/*
+ * The contents of section SCN: in the image, or when compressed (-gz) in
+ * *OWNED, which the caller frees.  libelf's elf_compress() is not used:
+ * it rewrites the section header, which lies in our read-only image.
+ * 0 or -errno.
+ */
+static int elf_section_bytes(Elf_Scn *scn, const GElf_Shdr *sh,
+			     const unsigned char **p, size_t *n,
+			     unsigned char **owned)
+{
+	Elf_Data *d = elf_rawdata(scn, NULL);
+	const unsigned char *src;
+	Elf64_Chdr ch;
+	size_t srclen;
+	unsigned char *buf;
+	int err = 0;
+
+	*owned = NULL;
+	if (!d || !d->d_buf || !d->d_size)
+		return -ENOENT;
+	if (!(sh->sh_flags & SHF_COMPRESSED)) {
+		*p = d->d_buf;
+		*n = d->d_size;
+		return 0;
+	}
+	if (d->d_size < sizeof(ch))
+		return -EINVAL;
+	memcpy(&ch, d->d_buf, sizeof(ch));
+	src = (const unsigned char *)d->d_buf + sizeof(ch);
+	srclen = d->d_size - sizeof(ch);
+	/* CFI of even the largest libraries is tens of MiB */
+	if (!ch.ch_size || ch.ch_size > (1u << 30))
+		return -EINVAL;
+	buf = malloc(ch.ch_size);
+	if (!buf)
+		return -ENOMEM;
+	if (ch.ch_type == ELFCOMPRESS_ZLIB) {
+		uLongf len = ch.ch_size;
+
+		if (uncompress(buf, &len, src, srclen) != Z_OK ||
+		    len != ch.ch_size)
+			err = -EINVAL;
+	} else if (ch.ch_type == LOUPE_ELFCOMPRESS_ZSTD) {
+		size_t len = ZSTD_decompress(buf, ch.ch_size, src, srclen);
+
+		if (ZSTD_isError(len) || len != ch.ch_size)
+			err = -EINVAL;
+	} else {
+		err = -EOPNOTSUPP;
+	}
+	if (err) {
+		free(buf);
+		return err;
+	}
+	*p = buf;
+	*n = ch.ch_size;
+	*owned = buf;
+	return 0;
 }
 
 /*
@@ -502,17 +564,21 @@ static int dbg_build(struct elf_file *ef, __u64 bias)
 	struct wbuf w = { 0 };
 	struct dbg_rec rec;
 	const unsigned char *d;
+	unsigned char *owned = NULL;
 	GElf_Shdr sh;
-	Elf_Data *data;
-	int err = 0;
+	Elf_Scn *scn;
+	size_t n;
+	int err;
 
-	data = elf_section_data(ef->elf, ".debug_frame", &sh);
-	if (!data || !data->d_buf || !data->d_size)
+	scn = elf_section_find(ef->elf, ".debug_frame", &sh);
+	if (!scn)
 		return -ENOENT;
-	d = data->d_buf;
+	err = elf_section_bytes(scn, &sh, &d, &n, &owned);
+	if (err)
+		return err == -ENOMEM ? err : -ENOENT;
 
 	/* CIEs first: an FDE may point at a CIE written after it. */
-	for (off = 0; dbg_next(d, data->d_size, &off, &rec);) {
+	for (off = 0; dbg_next(d, n, &off, &rec);) {
 		if (!rec.is_cie)
 			continue;
 		if (ncie == ccap) {
@@ -526,7 +592,7 @@ static int dbg_build(struct elf_file *ef, __u64 bias)
 		}
 		dbg_parse_cie(&rec, &cies[ncie++]);
 	}
-	for (off = 0; dbg_next(d, data->d_size, &off, &rec);) {
+	for (off = 0; dbg_next(d, n, &off, &rec);) {
 		struct dbg_fde f;
 		long ci;
 
@@ -622,6 +688,7 @@ cleanup:
 	free(w.p);
 	free(cies);
 	free(fdes);
+	free(owned);
 	return err;
 }
 
@@ -634,6 +701,9 @@ static int dbg_prepare(struct elf_file *ef, __u64 bias)
 		return -ENOENT;
 	if (ef->dbg_state > 0 && ef->dbg_bias == bias)
 		return 0;
+	/* Another load of the same file (dlmopen): only the FDE addresses
+	 * change, the layout does not, so cached rules pointing into the
+	 * blob stay right. */
 	err = dbg_build(ef, bias);
 	/* Out of memory may pass; a missing section will not appear. */
 	if (err && err != -ENOMEM)
@@ -728,10 +798,9 @@ static int elf_parse(struct elf_file *ef)
 		elf_parse_hdr(ef, hdr->p_vaddr, hdr->p_offset, hdr->p_filesz);
 	} else {
 		GElf_Shdr sh;
-		Elf_Data *data = elf_section_data(ef->elf, ".eh_frame_hdr",
-						  &sh);
 
-		if (data && sh.sh_addr)
+		if (elf_section_find(ef->elf, ".eh_frame_hdr", &sh) &&
+		    sh.sh_addr && !(sh.sh_flags & SHF_COMPRESSED))
 			elf_parse_hdr(ef, sh.sh_addr, sh.sh_offset,
 				      sh.sh_size);
 	}
@@ -1254,7 +1323,7 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr,
 {
 	(void)as;
 	if (write)
-		return -UNW_EREADONLYREG;
+		return -UNW_EINVAL;
 	if (ctx_read(arg, addr, valp, sizeof(*valp))) {
 		*valp = 0;
 		return -UNW_EINVAL;

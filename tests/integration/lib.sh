@@ -39,7 +39,7 @@ jqf() {
 assert_near() {
 	awk -v g="$2" -v w="$3" -v t="$4" -v f="${5:-0}" 'BEGIN {
 		d = g - w; if (d < 0) d = -d; lim = w * t; if (lim < f) lim = f;
-		exit !(d <= lim) }' || fail "$1: got $2, want $3 +- $4 (floor $5)"
+		exit !(d <= lim) }' || fail "$1: got $2, want $3 +- $4 (floor ${5:-0})"
 	echo "ok: $1 = $2 (want $3 +- $4)"
 }
 

@@ -18,7 +18,9 @@ note "attach: before the library is loaded"
 "$HOST" "$LIB" 300 1000 1500 >/dev/null &
 pid=$!; BG_PIDS+=("$pid")
 sleep 0.3
-"$LOUPE" record -p "$pid" -o "$T/a.lpt" 2>"$T/err" && fail "attach before dlopen should find no probes yet"
+# (latency only: with profiling on, loupe would record CPU time instead)
+"$LOUPE" record --no-cpu --no-offcpu --no-counters -p "$pid" -o "$T/a.lpt" 2>"$T/err" \
+	&& fail "attach before dlopen should find no probes yet"
 grep -q "no loupe probes" "$T/err" || fail "want a 'no loupe probes' line: $(cat "$T/err")"
 wait "$pid"
 

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <ucontext.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,15 +326,18 @@ static void test_fixture_chain(void **state)
 	char lib[PATH_MAX];
 	struct capture c;
 	struct unwinder *u;
-	double t0, dt;
+	double t0, dt, t_new, t_cold;
 	long iters = 0;
 	int n, i;
 
 	(void)state;
 	fixture_default(&c);
+	t0 = now_s();
 	u = unwinder_new(c.pid);
 	assert_non_null(u);
+	t_new = now_s() - t0;
 	n = unwinder_unwind(u, &c.regs, c.stack, c.len, ips, MAX_FRAMES);
+	t_cold = now_s() - t0 - t_new;
 	assert_int_equal(ips[0], c.regs.ip);
 	check_chain(&c, ips, n);
 	/* past main: glibc's __libc_start_call_main, a PIE shared library */
@@ -362,8 +366,10 @@ static void test_fixture_chain(void **state)
 		iters += 1000;
 		dt = now_s() - t0;
 	} while (dt < 0.5);
-	printf("# unwind_dwarf: %d frames, %.0f unwinds/s warm (%.2f us each)\n",
-	       n, iters / dt, dt * 1e6 / iters);
+	assert_memory_equal(ips, again, n * sizeof(ips[0]));
+	printf("# unwind_dwarf: %d frames, %.0f unwinds/s warm (%.2f us each); "
+	       "unwinder_new %.0f us, first unwind %.0f us\n",
+	       n, iters / dt, dt * 1e6 / iters, t_new * 1e6, t_cold * 1e6);
 
 	unwinder_free(u);
 	fixture_end(&c);
@@ -396,6 +402,16 @@ static void test_fixture_cut_stack(void **state)
 	assert_int_equal(unwinder_unwind(u, &c.regs, NULL, 0, ips, MAX_FRAMES),
 			 1);
 	assert_int_equal(ips[0], c.regs.ip);
+
+	/* the process exits: samples taken before still unwind, with the
+	 * files mapped at the last refresh */
+	close(c.in_fd);
+	assert_int_equal(waitpid(c.pid, NULL, 0), c.pid);
+	c.pid = 0;
+	assert_int_equal(unwinder_refresh(u), -ESRCH);
+	assert_int_equal(unwinder_unwind(u, &c.regs, c.stack, c.len, ips,
+					 MAX_FRAMES), nfull);
+	assert_memory_equal(ips, full, nfull * sizeof(ips[0]));
 	unwinder_free(u);
 	fixture_end(&c);
 	tmpdir_remove();
@@ -454,16 +470,15 @@ static void test_fixture_garbage(void **state)
 /* The fixture built here without .eh_frame: -fno-asynchronous-unwind-tables
  * makes gcc put the CFI of -g code in .debug_frame.  Only the C runtime's
  * start files still have .eh_frame, so .eh_frame_hdr exists but does not
- * cover f1..f6 and main. */
-static void test_debug_frame_fallback(void **state)
+ * cover f1..f6 and main.  EXTRA adds compiler flags. */
+static void debug_frame_run(const char *extra)
 {
 	char src[PATH_MAX], exe[PATH_MAX], out[PATH_MAX], cmd[3 * PATH_MAX];
-	__u64 ips[MAX_FRAMES], v, s;
+	__u64 ips[MAX_FRAMES];
 	struct capture c;
 	struct unwinder *u;
 	int n;
 
-	(void)state;
 	if (path_near_self(src, sizeof(src), "tests/progs/nofp/unwind_target.c",
 			   1) ||
 	    system("command -v gcc >/dev/null 2>&1"))
@@ -473,15 +488,14 @@ static void test_debug_frame_fallback(void **state)
 	snprintf(out, sizeof(out), "%s/capture", tmpdir);
 	snprintf(cmd, sizeof(cmd),
 		 "gcc -O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables "
-		 "-fno-unwind-tables -std=gnu11 -D_GNU_SOURCE '%s' -o '%s'",
-		 src, exe);
+		 "-fno-unwind-tables %s -std=gnu11 -D_GNU_SOURCE '%s' -o '%s'",
+		 extra, src, exe);
 	assert_int_equal(system(cmd), 0);
-	/* the premise: f3 has no .eh_frame FDE (readelf lists them) */
+	/* the premise: the functions' CFI is in .debug_frame */
 	snprintf(cmd, sizeof(cmd),
 		 "readelf --debug-dump=frames '%s' 2>/dev/null | "
 		 "grep -q 'Contents of the .debug_frame'", exe);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(sym_find(exe, "f3", &v, &s), 0);
 
 	assert_int_equal(fixture_run(exe, out, &c), 0);
 	u = unwinder_new(c.pid);
@@ -491,6 +505,120 @@ static void test_debug_frame_fallback(void **state)
 	assert_int_equal(unwinder_has_cfi(u, c.fn[3].start), 1);
 	unwinder_free(u);
 	fixture_end(&c);
+	tmpdir_remove();
+}
+
+static void test_debug_frame_fallback(void **state)
+{
+	(void)state;
+	debug_frame_run("");
+}
+
+/* -gz: the section is zlib-compressed (SHF_COMPRESSED) */
+static void test_debug_frame_compressed(void **state)
+{
+	(void)state;
+	debug_frame_run("-gz");
+}
+
+/* File offset and size of section NAME in PATH; -1 when absent. */
+static int section_find(const char *path, const char *name, __u64 *off,
+			__u64 *size)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	int fd, found = -1;
+	Elf *elf;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && !elf_getshdrstrndx(elf, &shstrndx)) {
+		while (found && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *n;
+
+			if (!gelf_getshdr(scn, &sh))
+				continue;
+			n = elf_strptr(elf, shstrndx, sh.sh_name);
+			if (n && !strcmp(n, name)) {
+				*off = sh.sh_offset;
+				*size = sh.sh_size;
+				found = 0;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* Overwrites COUNT random bytes of section NAME of the file open as FD
+ * (all of it when COUNT is 0). */
+static void section_scribble(int fd, const char *path, const char *name,
+			     int count)
+{
+	__u64 off, size, i;
+	unsigned char b;
+
+	if (section_find(path, name, &off, &size) || !size)
+		return;
+	for (i = 0; count ? i < (__u64)count : i < size; i++) {
+		b = rand();
+		assert_int_equal(pwrite(fd, &b, 1,
+					off + (count ? rand() % size : i)), 1);
+	}
+}
+
+/* CFI that is garbage: the fixture's .debug_frame, .eh_frame_hdr and
+ * .eh_frame scribbled over (the program runs regardless: it never throws).
+ * Unwinding may stop anywhere, but must not crash or loop. */
+static void test_corrupt_cfi(void **state)
+{
+	char src[PATH_MAX], exe[PATH_MAX], bad[PATH_MAX], out[PATH_MAX];
+	char cmd[3 * PATH_MAX];
+	__u64 ips[MAX_FRAMES];
+	struct capture c;
+	struct unwinder *u;
+	int round, fd, n;
+
+	(void)state;
+	if (path_near_self(src, sizeof(src), "tests/progs/nofp/unwind_target.c",
+			   1) ||
+	    system("command -v gcc >/dev/null 2>&1"))
+		skip();
+	tmpdir_make();
+	snprintf(exe, sizeof(exe), "%s/unwind_target_dbg", tmpdir);
+	snprintf(bad, sizeof(bad), "%s/unwind_target_bad", tmpdir);
+	snprintf(out, sizeof(out), "%s/capture", tmpdir);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc -O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables "
+		 "-fno-unwind-tables -std=gnu11 -D_GNU_SOURCE '%s' -o '%s'",
+		 src, exe);
+	assert_int_equal(system(cmd), 0);
+	srand(777);
+	for (round = 0; round < 12; round++) {
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", exe, bad);
+		assert_int_equal(system(cmd), 0);
+		fd = open(bad, O_WRONLY);
+		assert_true(fd >= 0);
+		/* a few bytes flipped, then whole sections of noise */
+		section_scribble(fd, bad, ".debug_frame", round < 8 ? 4 : 0);
+		section_scribble(fd, bad, ".eh_frame_hdr", round < 8 ? 2 : 0);
+		section_scribble(fd, bad, ".eh_frame", round < 8 ? 2 : 0);
+		close(fd);
+		assert_int_equal(fixture_run(bad, out, &c), 0);
+		u = unwinder_new(c.pid);
+		assert_non_null(u);
+		n = unwinder_unwind(u, &c.regs, c.stack, c.len, ips,
+				    MAX_FRAMES);
+		assert_true(n >= 1 && n <= MAX_FRAMES);
+		assert_true(unwinder_has_cfi(u, c.fn[3].start) >= 0);
+		unwinder_free(u);
+		fixture_end(&c);
+	}
 	tmpdir_remove();
 }
 
@@ -699,6 +827,169 @@ static void test_jit_frame(void **state)
 	self_stack = NULL;
 }
 
+/*
+ * A signal frame.  sig_fault's first instruction faults, so the frame
+ * interrupted by the signal has sig_fault's first byte as ip.  That ip is
+ * where execution resumes, not a return address: the unwinder must look
+ * it up as it is and not minus one, which would land in sig_pad, whose
+ * CFI puts the return address elsewhere.
+ */
+__asm__(".text\n"
+	".type sig_pad, @function\n"
+	"sig_pad:\n"
+	".cfi_startproc\n"
+	"push %rbp\n"
+	".cfi_def_cfa_offset 16\n"
+	"ud2\n"
+	".cfi_endproc\n"
+	".size sig_pad, .-sig_pad\n"
+	".type sig_fault, @function\n"
+	"sig_fault:\n"
+	".cfi_startproc\n"
+	"ud2\n"
+	"ret\n"
+	".cfi_endproc\n"
+	".size sig_fault, .-sig_fault\n");
+void sig_fault(void);
+
+static TEST_FN void sig_handler(int sig, siginfo_t *si, void *uctx)
+{
+	ucontext_t *uc = uctx;
+
+	(void)sig;
+	(void)si;
+	self_capture();
+	uc->uc_mcontext.gregs[REG_RIP] += 2;	/* resume past the ud2 */
+}
+
+static TEST_FN void sig_caller(void)
+{
+	sig_fault();
+	__asm__ volatile("" ::: "memory");	/* not a tail call */
+}
+
+static void test_signal_frame(void **state)
+{
+	struct sigaction sa, old;
+	struct fn_range fn[6];
+	__u64 ips[MAX_FRAMES];
+	char lib[PATH_MAX];
+	struct unwinder *u;
+	int n, i;
+
+	(void)state;
+	self_stack = malloc(STACK_COPY);
+	assert_non_null(self_stack);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sig_handler;
+	sa.sa_flags = SA_SIGINFO;
+	assert_int_equal(sigaction(SIGILL, &sa, &old), 0);
+	sig_caller();
+	assert_int_equal(sigaction(SIGILL, &old, NULL), 0);
+	assert_true(self_len > 0);
+
+	self_range("self_capture", &fn[0], (__u64)(uintptr_t)self_capture);
+	self_range("sig_handler", &fn[1], (__u64)(uintptr_t)sig_handler);
+	self_range("sig_fault", &fn[3], (__u64)(uintptr_t)sig_fault);
+	self_range("sig_caller", &fn[4], (__u64)(uintptr_t)sig_caller);
+	self_range("test_signal_frame", &fn[5],
+		   (__u64)(uintptr_t)test_signal_frame);
+
+	u = unwinder_new(getpid());
+	assert_non_null(u);
+	n = unwinder_unwind(u, &self_regs, self_stack, self_len, ips,
+			    MAX_FRAMES);
+	assert_true(n >= 6);
+	/* the handler returns into glibc's __restore_rt */
+	mapped_path(getpid(), ips[2], lib, sizeof(lib));
+	assert_non_null(strstr(lib, "libc"));
+	assert_int_equal(ips[3], fn[3].start);
+	for (i = 0; i < 6; i++)
+		if (i != 2 && !in_fn(ips[i], &fn[i]))
+			fail_msg("frame %d: %llx not in %s", i,
+				 (unsigned long long)ips[i], fn[i].name);
+	unwinder_free(u);
+	free(self_stack);
+	self_stack = NULL;
+}
+
+/*
+ * A call that ends its function: nr_caller's call to the noreturn
+ * nr_target is its last instruction, so the return address is the first
+ * byte of nr_next.  Looked up as it is, it would find nr_next's CFI (CFA
+ * at rsp+8) instead of nr_caller's (rsp+16); a return address has to be
+ * looked up minus one.
+ */
+static jmp_buf nr_jmp;
+
+static TEST_FN __attribute__((used, noreturn)) void nr_target(void)
+{
+	self_capture();
+	longjmp(nr_jmp, 1);
+}
+
+__asm__(".text\n"
+	".type nr_caller, @function\n"
+	"nr_caller:\n"
+	".cfi_startproc\n"
+	"sub $8, %rsp\n"
+	".cfi_def_cfa_offset 16\n"
+	"call nr_target\n"
+	".cfi_endproc\n"
+	".size nr_caller, .-nr_caller\n"
+	".type nr_next, @function\n"
+	"nr_next:\n"
+	".cfi_startproc\n"
+	"ud2\n"
+	".cfi_endproc\n"
+	".size nr_next, .-nr_next\n");
+void nr_caller(void);
+
+static TEST_FN void nr_driver(void)
+{
+	if (!setjmp(nr_jmp))
+		nr_caller();
+	__asm__ volatile("" ::: "memory");
+}
+
+static void test_call_ends_function(void **state)
+{
+	struct fn_range fn[5];
+	__u64 ips[MAX_FRAMES], v, next_start, next_size;
+	struct unwinder *u;
+	int n, i;
+
+	(void)state;
+	self_stack = malloc(STACK_COPY);
+	assert_non_null(self_stack);
+	nr_driver();
+	assert_true(self_len > 0);
+
+	self_range("self_capture", &fn[0], (__u64)(uintptr_t)self_capture);
+	self_range("nr_target", &fn[1], (__u64)(uintptr_t)nr_target);
+	self_range("nr_caller", &fn[2], (__u64)(uintptr_t)nr_caller);
+	self_range("nr_driver", &fn[3], (__u64)(uintptr_t)nr_driver);
+	self_range("test_call_ends_function", &fn[4],
+		   (__u64)(uintptr_t)test_call_ends_function);
+	assert_int_equal(sym_find("/proc/self/exe", "nr_next", &v, &next_size),
+			 0);
+	next_start = fn[2].start + fn[2].size;
+
+	u = unwinder_new(getpid());
+	assert_non_null(u);
+	n = unwinder_unwind(u, &self_regs, self_stack, self_len, ips,
+			    MAX_FRAMES);
+	assert_true(n >= 5);
+	assert_int_equal(ips[2], next_start);
+	for (i = 0; i < 5; i++)
+		if (!in_fn(ips[i], &fn[i]))
+			fail_msg("frame %d: %llx not in %s", i,
+				 (unsigned long long)ips[i], fn[i].name);
+	unwinder_free(u);
+	free(self_stack);
+	self_stack = NULL;
+}
+
 /* The vDSO has no file; its CFI comes from our own copy of the image. */
 static void test_vdso_cfi(void **state)
 {
@@ -766,6 +1057,85 @@ static void test_vdso_cfi(void **state)
 	unwinder_free(u);
 }
 
+/* Files mapped executable that are not proper ELF files: a truncated
+ * ELF, noise, an ELF with its section and program header tables
+ * overwritten.  They are opened at unwinder_new(); nothing may crash. */
+static void test_odd_mappings(void **state)
+{
+	static const char *const kinds[] = { "truncated", "noise", "headers" };
+	char path[PATH_MAX], self[PATH_MAX], cmd[3 * PATH_MAX];
+	unsigned char junk[8192];
+	void *maps[3];
+	struct unwind_regs r;
+	__u64 ips[MAX_FRAMES];
+	struct unwinder *u;
+	Elf64_Ehdr eh;
+	size_t i, j;
+	int fd, n;
+
+	(void)state;
+	tmpdir_make();
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = 0;
+	srand(99);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, kinds[i]);
+		if (i == 1) {
+			for (j = 0; j < sizeof(junk); j++)
+				junk[j] = rand();
+			fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+			assert_true(fd >= 0);
+			assert_int_equal(write(fd, junk, sizeof(junk)),
+					 sizeof(junk));
+		} else {
+			snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", self, path);
+			assert_int_equal(system(cmd), 0);
+			fd = open(path, O_RDWR);
+			assert_true(fd >= 0);
+			if (i == 0) {
+				assert_int_equal(ftruncate(fd, 3000), 0);
+			} else {
+				assert_int_equal(pread(fd, &eh, sizeof(eh), 0),
+						 sizeof(eh));
+				for (j = 0; j < sizeof(junk); j++)
+					junk[j] = rand();
+				assert_int_equal(pwrite(fd, junk, 512, eh.e_shoff),
+						 512);
+				assert_int_equal(pwrite(fd, junk + 512, 256,
+							eh.e_phoff),
+						 256);
+			}
+		}
+		maps[i] = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE,
+			       fd, 0);
+		close(fd);
+		if (maps[i] == MAP_FAILED) {
+			while (i--)
+				munmap(maps[i], 4096);
+			tmpdir_remove();
+			skip();	/* /tmp mounted noexec */
+		}
+	}
+	u = unwinder_new(getpid());
+	assert_non_null(u);
+	for (i = 0; i < 3; i++) {
+		__u64 ip = (__u64)(uintptr_t)maps[i] + 100;
+
+		assert_true(unwinder_has_cfi(u, ip) >= 0);
+		memset(&r, 0, sizeof(r));
+		r.ip = ip;
+		r.sp = (__u64)(uintptr_t)junk;
+		r.bp = r.sp + 64;
+		n = unwinder_unwind(u, &r, junk, sizeof(junk), ips, MAX_FRAMES);
+		assert_true(n >= 1 && n <= MAX_FRAMES);
+	}
+	unwinder_free(u);
+	for (i = 0; i < 3; i++)
+		munmap(maps[i], 4096);
+	tmpdir_remove();
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_args(void **state)
@@ -824,10 +1194,15 @@ int main(void)
 		cmocka_unit_test(test_fixture_cut_stack),
 		cmocka_unit_test(test_fixture_garbage),
 		cmocka_unit_test(test_debug_frame_fallback),
+		cmocka_unit_test(test_debug_frame_compressed),
+		cmocka_unit_test(test_corrupt_cfi),
 		cmocka_unit_test(test_deleted_binary),
 		cmocka_unit_test(test_current_process),
 		cmocka_unit_test(test_jit_frame),
+		cmocka_unit_test(test_signal_frame),
+		cmocka_unit_test(test_call_ends_function),
 		cmocka_unit_test(test_vdso_cfi),
+		cmocka_unit_test(test_odd_mappings),
 		cmocka_unit_test(test_bad_args),
 	};
 
