@@ -80,6 +80,9 @@ struct record_env {
 };
 
 static volatile sig_atomic_t stop_signal;
+/* When start-up ended (two windows written), and our CPU time then. */
+static __u64 steady_ns;
+static double steady_cpu;
 
 static void on_signal(int sig)
 {
@@ -400,6 +403,36 @@ static int stop_target(struct collector *c, pid_t pid, int *status)
 	return 0;
 }
 
+static double own_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * What recording cost this process (children excluded), for -v and the
+ * bench: in all, and in steady state after start-up (loading BPF, reading
+ * kallsyms and the first debug info are one-off costs).
+ */
+static void log_own_cost(__u64 start_ns, __u64 steady_ns, double steady_cpu)
+{
+	struct rusage ru;
+	double cpu = own_cpu_s(), wall = (now_ns() - start_ns) / 1e9;
+	double swall = steady_ns ? (now_ns() - steady_ns) / 1e9 : 0;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return;
+	pr_debug("record: own cost: %.3f s CPU in %.1f s (%.2f %% of one core), peak RSS %.1f MiB",
+		 cpu, wall, wall > 0 ? cpu * 100 / wall : 0.0, ru.ru_maxrss / 1024.0);
+	if (swall > 0)
+		pr_debug("record: steady state: %.2f %% of one core over the last %.1f s (start-up took %.3f s CPU)",
+			 (cpu - steady_cpu) * 100 / swall, swall, steady_cpu);
+}
+
 static int record_loop(struct record_env *env, struct collector *c,
 		       bool launched, int *target_status,
 		       enum trace_end_reason *reason)
@@ -438,6 +471,10 @@ static int record_loop(struct record_env *env, struct collector *c,
 			collector_rescan(c);
 		}
 		collector_summary(c, &s);
+		if (!steady_ns && s.windows >= 2) {
+			steady_ns = now_ns();
+			steady_cpu = own_cpu_s();
+		}
 		if (tty && s.windows != last_windows) {
 			last_windows = s.windows;
 			print_progress(&s, (now_ns() - start) / 1e9);
@@ -446,20 +483,6 @@ static int record_loop(struct record_env *env, struct collector *c,
 	if (launched)
 		stop_target(c, env->pid, target_status);
 	return 0;
-}
-
-/* What recording cost this process (children excluded), for -v and bench. */
-static void log_own_cost(__u64 start_ns)
-{
-	struct rusage ru;
-	double cpu, wall = (now_ns() - start_ns) / 1e9;
-
-	if (getrusage(RUSAGE_SELF, &ru))
-		return;
-	cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	      ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	pr_debug("record: own cost: %.3f s CPU in %.1f s (%.2f %% of one core), peak RSS %.1f MiB",
-		 cpu, wall, wall > 0 ? cpu * 100 / wall : 0.0, ru.ru_maxrss / 1024.0);
 }
 
 int cmd_record(int argc, char **argv)
@@ -632,7 +655,7 @@ int cmd_record(int argc, char **argv)
 		goto cleanup;
 	}
 	collector_summary(c, &s);
-	log_own_cost(start_ns);
+	log_own_cost(start_ns, steady_ns, steady_cpu);
 	if (!s.objects && !profiling(&env)) {
 		pr_err("record: %s: no loupe probes in its executable or libraries (instrument it with <loupe/probe.h>)",
 		       cmdline);

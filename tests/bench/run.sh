@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# make bench: what loupe costs the workload.  The ranker runs at a fixed
-# offered load (BENCH_LOAD, default 70 % of its measured capacity) in three
-# configurations, interleaved a b c a b c ... BENCH_REPS times (default 5):
-#   (a) no profiler, (b) loupe record launching the ranker, (c) probes
-#   compiled out.
-# Prints medians with min-max: throughput and p99 (the ranker's own ground
-# truth), the ranker's CPU per request (low noise: CPU time, not wall time),
-# and for (b) loupe's own CPU %, peak RSS, traps per request and BPF run
-# time per flush (kernel.bpf_stats_enabled=1 for the run).
+# make bench: what loupe costs the workload, beside the tools people use.
+# The ranker runs at a fixed offered load (BENCH_LOAD, default 70 % of its
+# measured capacity), open loop, in these configurations, interleaved
+# a b c d e f a b c ... BENCH_REPS times (default 5), BENCH_SECONDS each:
+#   (a) no profiler
+#   (b) loupe record, defaults: request latency + 99 Hz stacks (the ranker
+#       has frame pointers, so fp) + off-CPU + counters
+#   (c) the probes compiled out (-DLOUPE_DISABLE), no profiler
+#   (d) loupe record --call-graph dwarf
+#   (e) perf record -F 99 -g
+#   (f) perf record -F 99 --call-graph dwarf
+# Printed: medians with min-max of throughput and p99 (the ranker's own
+# ground truth), the ranker's CPU per request (its getrusage: low noise),
+# the profiler's own CPU (time(1) of the whole run minus the ranker's own
+# CPU), peak RSS, output size; for loupe also traps per request and BPF
+# time per flush (kernel.bpf_stats_enabled=1 for the run); then the
+# symbolizer's and unwinder's throughput from their unit tests.
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build}
 REPS=${BENCH_REPS:-5}
 DUR=${BENCH_SECONDS:-10}
 LOAD=${BENCH_LOAD:-0.70}
+CONFIGS=${BENCH_CONFIGS:-a b c d e f}
 T=$(mktemp -d /tmp/loupe-bench.XXXXXX)
-trap 'rm -rf "$T"' EXIT
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (BPF)"; exit 1; }
+command -v perf >/dev/null || { echo "bench: perf missing (make deps installs linux-perf)"; exit 1; }
 
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
@@ -30,53 +39,53 @@ qps=$(awk -v c="$cap" -v l="$LOAD" 'BEGIN { printf "%d", c * l }')
 [ -n "${BENCH_QPS:-}" ] && qps=$BENCH_QPS
 echo "bench: capacity $cap req/s; offered load $qps req/s; $REPS x $DUR s per configuration"
 
-# run_ranker BIN TAG: runs the ranker under GNU time; leaves $T/TAG.{json,time}
-run_ranker() {
-	/usr/bin/time -f '%e %U %S %M' -o "$T/$2.time" \
-		"$1" --qps "$qps" --duration "$DUR" --quiet --stats-json "$T/$2.json" \
-		2>"$T/$2.err"
+RANKER_ARGS="--qps $qps --duration $DUR --quiet"
+
+emit() { echo "$1 $2 $3" >>"$T/results"; }
+
+# run CONFIG TAG: one run; leaves $T/TAG.json (ranker), $T/TAG.time, $T/TAG.err
+run() {
+	local cfg=$1 tag=$2 r="$OUT/ranker" pre=()
+	case $cfg in
+	b) pre=("$OUT/loupe" -v record -o "$T/$tag.out" --) ;;
+	c) r="$OUT/ranker-noprobes" ;;
+	d) pre=("$OUT/loupe" -v record --call-graph dwarf -o "$T/$tag.out" --) ;;
+	e) pre=(perf record -q -F 99 -g -o "$T/$tag.out" --) ;;
+	f) pre=(perf record -q -F 99 --call-graph dwarf -o "$T/$tag.out" --) ;;
+	esac
+	# shellcheck disable=SC2086
+	/usr/bin/time -f '%e %U %S %M' -o "$T/$tag.time" "${pre[@]}" "$r" $RANKER_ARGS \
+		--stats-json "$T/$tag.json" >/dev/null 2>"$T/$tag.err"
 }
 
-emit() { # config metric value
-	echo "$1 $2 $3" >>"$T/results"
-}
-
-ranker_metrics() { # config tag
-	local req
-	req=$(jq -r .requests "$T/$2.json")
-	emit "$1" thr "$(jq -r .throughput_rps "$T/$2.json")"
-	emit "$1" p99 "$(jq -r '.p99_ns / 1e6' "$T/$2.json")"
-	emit "$1" cpu_req "$(awk -v r="$req" '{ printf "%.1f", ($2 + $3) * 1e6 / r }' "$T/$2.time")"
+metrics() { # config tag
+	local cfg=$1 tag=$2 req rcpu
+	req=$(jq -r .requests "$T/$tag.json")
+	rcpu=$(jq -r .cpu_s "$T/$tag.json")
+	emit "$cfg" thr "$(jq -r .throughput_rps "$T/$tag.json")"
+	emit "$cfg" p99 "$(jq -r '.p99_ns / 1e6' "$T/$tag.json")"
+	emit "$cfg" cpu_req "$(awk -v c="$rcpu" -v r="$req" 'BEGIN { printf "%.1f", c * 1e6 / r }')"
+	read -r wall u s rss <"$T/$tag.time"
+	case $cfg in a | c) return ;; esac
+	# time(1) saw the profiler and the ranker: the rest is the profiler's
+	emit "$cfg" prof_cpu "$(awk -v u="$u" -v s="$s" -v r="$rcpu" -v w="$wall" \
+		'BEGIN { v = (u + s - r) * 100 / w; printf "%.2f", v < 0 ? 0 : v }')"
+	emit "$cfg" size_kib "$(awk -v b="$(stat -c %s "$T/$tag.out")" 'BEGIN { printf "%.0f", b / 1024 }')"
+	case $cfg in
+	b | d)
+		emit "$cfg" rss "$(grep -o 'peak RSS [0-9.]* MiB' "$T/$tag.err" | awk '{ print $3 }')"
+		emit "$cfg" steady "$(grep -o 'steady state: [0-9.]* %' "$T/$tag.err" | awk '{ print $3 }')"
+		emit "$cfg" traps "$(grep -o '([0-9.]* traps per request)' "$T/$tag.err" | tr -d '(' | awk '{ print $1 }')"
+		emit "$cfg" bpf_ns "$(grep -o 'bpf on_flush: [0-9]* runs, [0-9]* ns' "$T/$tag.err" | awk '{ print $5 }')"
+		;;
+	esac
 }
 
 for rep in $(seq "$REPS"); do
-	for cfg in a b c; do
-		tag=$cfg$rep
+	for cfg in $CONFIGS; do
 		printf '\rbench: run %d/%d, configuration (%s)   ' "$rep" "$REPS" "$cfg"
-		case $cfg in
-		a) run_ranker "$OUT/ranker" "$tag" ;;
-		c) run_ranker "$OUT/ranker-noprobes" "$tag" ;;
-		b)
-			# Launch mode: the probes are in place before the first
-			# request, as in production where loupe stays attached.
-			/usr/bin/time -f '%e %U %S %M' -o "$T/$tag.time" \
-				"$OUT/loupe" -v record -o "$T/$tag.lpt" -- "$OUT/ranker" \
-				--qps "$qps" --duration "$DUR" --quiet --stats-json "$T/$tag.json" \
-				2>"$T/$tag.lerr" >/dev/null
-			# loupe's own share, from its getrusage(RUSAGE_SELF)
-			own=$(grep -o 'own cost: [0-9.]* s CPU in [0-9.]* s ([0-9.]* %.*peak RSS [0-9.]* MiB' "$T/$tag.lerr")
-			lcpu=$(echo "$own" | awk '{ print $3 }')
-			emit b loupe_cpu "$(echo "$own" | sed 's/.*(\([0-9.]*\) %.*/\1/')"
-			emit b loupe_rss "$(echo "$own" | sed 's/.*peak RSS \([0-9.]*\) MiB/\1/')"
-			emit b traps "$(grep -o '([0-9.]* traps per request)' "$T/$tag.lerr" | tr -d '(' | awk '{ print $1 }')"
-			emit b bpf_ns "$(grep -o 'bpf on_flush: [0-9]* runs, [0-9]* ns' "$T/$tag.lerr" | awk '{ print $5 }')"
-			emit b size_kib "$(awk -v b="$(stat -c %s "$T/$tag.lpt")" 'BEGIN { printf "%.0f", b / 1024 }')"
-			# time(1) saw loupe and the ranker: keep the ranker's part
-			awk -v l="$lcpu" '{ printf "%s %s %s %s\n", $1, $2 - l, $3, $4 }' \
-				"$T/$tag.time" >"$T/$tag.time2" && mv "$T/$tag.time2" "$T/$tag.time"
-			;;
-		esac
-		ranker_metrics "$cfg" "$tag"
+		run "$cfg" "$cfg$rep"
+		metrics "$cfg" "$cfg$rep"
 	done
 done
 printf '\r%60s\r' ''
@@ -96,25 +105,46 @@ summ() {
 }
 median() {
 	values "$1" "$2" | awk '{ v[++n] = $1 }
-	END { print n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
+	END { if (n) print n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
+}
+name() {
+	case $1 in
+	a) echo "(a) no profiler" ;; b) echo "(b) loupe record (fp)" ;;
+	c) echo "(c) probes compiled out" ;; d) echo "(d) loupe --call-graph dwarf" ;;
+	e) echo "(e) perf record -F99 -g" ;; f) echo "(f) perf -F99 --call-graph dwarf" ;;
+	esac
 }
 
 echo
 echo "loupe bench: ranker at $qps req/s offered (~${LOAD} of $cap capacity), $REPS x $DUR s, interleaved; median [min-max]"
-printf '%-26s %-26s %-26s %-24s\n' configuration "throughput req/s" "p99 ms" "ranker CPU us/request"
-for cfg in a b c; do
-	case $cfg in a) name="(a) no profiler" ;; b) name="(b) loupe record" ;; c) name="(c) probes compiled out" ;; esac
-	printf '%-26s %-26s %-26s %-24s\n' "$name" "$(summ $cfg thr)" "$(summ $cfg p99)" "$(summ $cfg cpu_req)"
+printf '%-32s %-24s %-24s %s\n' configuration "throughput req/s" "p99 ms" "ranker CPU us/req"
+for cfg in $CONFIGS; do
+	printf '%-32s %-24s %-24s %s\n' "$(name $cfg)" "$(summ $cfg thr)" "$(summ $cfg p99)" "$(summ $cfg cpu_req)"
 done
 echo
-printf '%-26s %s\n' "loupe CPU % of one core" "$(summ b loupe_cpu)"
-printf '%-26s %s\n' "loupe peak RSS MiB" "$(summ b loupe_rss)"
-printf '%-26s %s\n' "traps per request" "$(summ b traps)"
-printf '%-26s %s\n' "BPF ns per flush" "$(summ b bpf_ns)"
-printf '%-26s %s\n' "trace KiB per run" "$(summ b size_kib)"
+echo "profiler's own CPU, % of one core: all of the run (start-up included), and"
+echo "loupe's steady state after its first two windows (perf has no such split);"
+echo "peak RSS: loupe's own (getrusage); perf's is not separable from the ranker's"
+printf '%-32s %-20s %-20s %-16s %-12s %s\n' profiler "CPU % (all)" "CPU % (steady)" "peak RSS MiB" "output KiB" "traps/req"
+for cfg in $CONFIGS; do
+	case $cfg in a | c) continue ;; esac
+	printf '%-32s %-20s %-20s %-16s %-12s %s\n' "$(name $cfg)" "$(summ $cfg prof_cpu)" "$(summ $cfg steady)" \
+		"$(summ $cfg rss)" "$(summ $cfg size_kib)" "$(summ $cfg traps)"
+done
+printf '%-32s %s\n' "loupe BPF ns per flush (b)" "$(summ b bpf_ns)"
 echo
-for m in thr p99 cpu_req; do
-	a=$(median a $m) b=$(median b $m) c=$(median c $m)
-	awk -v m=$m -v a="$a" -v b="$b" -v c="$c" 'BEGIN {
-		printf "%-8s (b) vs (a): %+.2f %%   (c) vs (a): %+.2f %%\n", m, (b - a) * 100 / a, (c - a) * 100 / a }'
+base_thr=$(median a thr) base_p99=$(median a p99) base_cpu=$(median a cpu_req)
+for cfg in $CONFIGS; do
+	[ "$cfg" = a ] && continue
+	awk -v n="$(name $cfg)" -v t="$(median $cfg thr)" -v p="$(median $cfg p99)" -v c="$(median $cfg cpu_req)" \
+		-v bt="$base_thr" -v bp="$base_p99" -v bc="$base_cpu" 'BEGIN {
+		printf "%-32s vs (a): throughput %+.2f %%, p99 %+.2f %%, ranker CPU/req %+.2f %%\n",
+			n, (t - bt) * 100 / bt, (p - bp) * 100 / bp, (c - bc) * 100 / bc }'
+done
+
+echo
+echo "symbolization and unwinding throughput (from the unit tests):"
+for t in test_symbolize test_unwind_dwarf; do
+	[ -x "$OUT/tests/$t" ] || make -s "$OUT/tests/$t" >/dev/null 2>&1
+	"$OUT/tests/$t" 2>&1 | grep -iE 'addresses/s|unwinds/s|per second' | sed 's/^/  /'
 done
