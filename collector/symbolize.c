@@ -348,6 +348,8 @@ static void fcache_release(struct fcache *c)
 /* ---- modules and mappings ---- */
 
 struct symbolizer;
+struct ksyms;
+static void ksyms_put(struct ksyms *k);
 
 /* An ELF function symbol, at its run-time address. */
 struct msym {
@@ -417,11 +419,9 @@ struct symbolizer {
 	struct fcache cache;
 	char *vdso_image;	/* copy of our own vDSO, shared by all */
 	size_t vdso_len;
-	char *ksyms_buf;
-	struct ksym *ksyms;
-	size_t nksyms;
-	int ksyms_err;		/* -errno of the one attempt to read kallsyms */
-	bool ksyms_loaded, ksyms_zero;
+	struct ksyms *ksyms;	/* shared, a reference held */
+	int ksyms_err;		/* -errno of the one attempt to get it */
+	bool ksyms_tried;
 	struct symbolizer_stats st;
 };
 
@@ -971,8 +971,7 @@ void symbolizer_free(struct symbolizer *s)
 	free(s->vdso_image);
 	free(s->maps);
 	free(s->lmaps);
-	free(s->ksyms);
-	free(s->ksyms_buf);
+	ksyms_put(s->ksyms);
 	fcache_release(&s->cache);
 	strmap_release(&s->demangled);
 	strtab_release(&s->strs);
@@ -1180,7 +1179,7 @@ static int resolve_dwarf(struct symbolizer *s, struct lmodule *m, Dwarf_Die *cu,
 {
 	Dwfl_Module *mod = m->mod;
 	Dwarf_Die scopes[SYM_MAX_FRAMES * 2], cur = *cu;
-	int nscopes = 0, n = 0, i, line = 0;
+	int nscopes = 0, n = 0, i, line = 0, skip = 0;
 	Dwarf_Files *files = NULL;
 	const char *name, *file;
 	Dwarf_Attribute a;
@@ -1200,28 +1199,42 @@ static int resolve_dwarf(struct symbolizer *s, struct lmodule *m, Dwarf_Die *cu,
 	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
 		files = NULL;
 
+	/* More inlined frames than MAX: the innermost ones are dropped. */
+	for (i = nscopes - 1; i >= 0; i--) {
+		int tag = dwarf_tag(&scopes[i]);
+
+		skip += is_function_scope(tag);
+		if (tag == DW_TAG_subprogram)
+			break;
+	}
+	skip = skip > max ? skip - max : 0;
+
 	for (i = nscopes - 1; i >= 0 && n < max; i--) {
 		int tag = dwarf_tag(&scopes[i]);
 
 		if (!is_function_scope(tag))
 			continue;
-		name = die_function_name(&scopes[i], &linkage);
-		if (!linkage && tag == DW_TAG_subprogram) {
-			/* GCC gives functions in anonymous namespaces no
-			 * linkage name, and the bare name loses the
-			 * namespaces; the ELF symbol has them. */
-			const char *sym = module_symbol(m, addr);
+		if (skip) {
+			skip--;
+		} else {
+			name = die_function_name(&scopes[i], &linkage);
+			if (!linkage && tag == DW_TAG_subprogram) {
+				/* GCC gives functions in anonymous namespaces
+				 * no linkage name, and the bare name loses
+				 * the namespaces; the ELF symbol has them. */
+				const char *sym = module_symbol(m, addr);
 
-			if (sym && sym[0] == '_' && sym[1] == 'Z')
-				name = sym;
+				if (sym && sym[0] == '_' && sym[1] == 'Z')
+					name = sym;
+			}
+			fr[n].function = intern_name(s, name ? name : SYM_UNKNOWN);
+			fr[n].file = file ? strtab_intern(&s->strs, file) : NULL;
+			if (!fr[n].function || (file && !fr[n].file))
+				return -ENOMEM;
+			fr[n].line = line > 0 ? (__u32)line : 0;
+			fr[n].inlined = tag == DW_TAG_inlined_subroutine;
+			n++;
 		}
-		fr[n].function = intern_name(s, name ? name : SYM_UNKNOWN);
-		fr[n].file = file ? strtab_intern(&s->strs, file) : NULL;
-		if (!fr[n].function || (file && !fr[n].file))
-			return -ENOMEM;
-		fr[n].line = line > 0 ? (__u32)line : 0;
-		fr[n].inlined = tag == DW_TAG_inlined_subroutine;
-		n++;
 		if (tag == DW_TAG_subprogram)
 			break;
 		/* The next outer frame is at this instance's call site. */
@@ -1331,6 +1344,24 @@ int symbolizer_user(struct symbolizer *s, __u64 addr, struct sym_frame *out,
 
 /* ---- kernel ---- */
 
+/*
+ * /proc/kallsyms is ~10 MB to read and parse; one copy serves every
+ * symbolizer of the process (a recording of eight worker processes must not
+ * hold eight).  It is read when first needed and freed with the last
+ * symbolizer holding it, so a later one sees modules and BPF programs
+ * loaded since.
+ */
+struct ksyms {
+	char *buf;		/* the file's text, names NUL-terminated */
+	struct ksym *v;		/* text symbols by address */
+	size_t n;
+	bool zero;		/* kptr_restrict hid every address */
+	int refs;
+};
+
+static pthread_mutex_t ksyms_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ksyms *ksyms_shared;
+
 static int ksym_cmp(const void *a, const void *b)
 {
 	const struct ksym *x = a, *y = b;
@@ -1343,20 +1374,33 @@ static int ksym_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Reads and sorts the text symbols of /proc/kallsyms; 0 or -errno. */
-static int ksyms_load(struct symbolizer *s)
+static void ksyms_destroy(struct ksyms *k)
+{
+	if (!k)
+		return;
+	free(k->v);
+	free(k->buf);
+	free(k);
+}
+
+/* Reads and sorts the text symbols of /proc/kallsyms; NULL and errno. */
+static struct ksyms *ksyms_load(void)
 {
 	char *p, *end, *eol, *name, *q;
-	size_t len, cap = 0, n = 0;
-	struct ksym *v = NULL, *nv;
+	size_t len, cap = 0;
+	struct ksym *nv;
+	struct ksyms *k;
 	bool nonzero = false;
 	char type;
 	int err;
 
-	err = read_proc_file("/proc/kallsyms", &s->ksyms_buf, &len);
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	err = read_proc_file("/proc/kallsyms", &k->buf, &len);
 	if (err)
-		return err;
-	for (p = s->ksyms_buf, end = p + len; p < end; p = eol + 1) {
+		goto cleanup;
+	for (p = k->buf, end = p + len; p < end; p = eol + 1) {
 		__u64 addr;
 
 		eol = memchr(p, '\n', end - p);
@@ -1372,51 +1416,85 @@ static int ksyms_load(struct symbolizer *s)
 			continue;
 		name = q + 3;
 		name[strcspn(name, "\t ")] = 0;
-		if (n == cap) {
+		if (k->n == cap) {
 			cap = cap ? cap * 2 : 65536;
-			nv = realloc(v, cap * sizeof(*v));
+			nv = realloc(k->v, cap * sizeof(*nv));
 			if (!nv) {
-				free(v);
-				return -ENOMEM;
+				err = -ENOMEM;
+				goto cleanup;
 			}
-			v = nv;
+			k->v = nv;
 		}
-		v[n].addr = addr;
-		v[n].name = name;
-		v[n].order = (__u32)n;
-		v[n].global = type == 'T' || type == 'W';
+		k->v[k->n].addr = addr;
+		k->v[k->n].name = name;
+		k->v[k->n].order = (__u32)k->n;
+		k->v[k->n].global = type == 'T' || type == 'W';
 		nonzero |= addr != 0;
-		n++;
+		k->n++;
 	}
-	qsort(v, n, sizeof(*v), ksym_cmp);
-	s->ksyms = v;
-	s->nksyms = n;
-	/* kptr_restrict hides every address from the unprivileged. */
-	s->ksyms_zero = !nonzero;
-	return 0;
+	qsort(k->v, k->n, sizeof(*k->v), ksym_cmp);
+	k->zero = !nonzero;
+	return k;
+cleanup:
+	ksyms_destroy(k);
+	errno = -err;
+	return NULL;
+}
+
+/* The shared table, a reference taken; 0 or -errno. */
+static int ksyms_get(struct ksyms **out)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&ksyms_lock);
+	if (!ksyms_shared)
+		ksyms_shared = ksyms_load();
+	if (ksyms_shared) {
+		ksyms_shared->refs++;
+		*out = ksyms_shared;
+	} else {
+		err = -errno;
+	}
+	pthread_mutex_unlock(&ksyms_lock);
+	return err;
+}
+
+static void ksyms_put(struct ksyms *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&ksyms_lock);
+	if (--k->refs == 0) {
+		ksyms_shared = NULL;
+		ksyms_destroy(k);
+	}
+	pthread_mutex_unlock(&ksyms_lock);
 }
 
 int symbolizer_kernel(struct symbolizer *s, __u64 addr, struct sym_frame *out)
 {
+	const struct ksyms *k;
 	size_t lo = 0, hi, mid;
 
 	if (!s || !out)
 		return -EINVAL;
-	if (!s->ksyms_loaded) {
-		s->ksyms_loaded = true;
-		s->ksyms_err = ksyms_load(s);
+	/* One attempt per symbolizer: a failure is not retried per frame. */
+	if (!s->ksyms_tried) {
+		s->ksyms_tried = true;
+		s->ksyms_err = ksyms_get(&s->ksyms);
 	}
 	if (s->ksyms_err)
 		return s->ksyms_err;
+	k = s->ksyms;
 	frame_unknown(out, addr);
 	out->module = SYM_KERNEL;
-	if (s->ksyms_zero)
+	if (k->zero)
 		return 1;
 	/* The first symbol above ADDR; the one before it holds ADDR. */
-	hi = s->nksyms;
+	hi = k->n;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (s->ksyms[mid].addr <= addr)
+		if (k->v[mid].addr <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -1425,8 +1503,8 @@ int symbolizer_kernel(struct symbolizer *s, __u64 addr, struct sym_frame *out)
 		return 1;
 	lo--;
 	/* Back to the preferred alias at that address. */
-	while (lo > 0 && s->ksyms[lo - 1].addr == s->ksyms[lo].addr)
+	while (lo > 0 && k->v[lo - 1].addr == k->v[lo].addr)
 		lo--;
-	out->function = s->ksyms[lo].name;
+	out->function = k->v[lo].name;
 	return 1;
 }

@@ -24,7 +24,12 @@
  * C++ names are demangled with libstdc++'s __cxa_demangle found at run time
  * through dlopen(); without libstdc++ they stay mangled.
  *
- * Not thread-safe: one symbolizer per thread, or the caller locks.
+ * A symbolizer is not thread-safe: one per thread, or the caller locks.
+ * Distinct symbolizers may be used from different threads (the kallsyms
+ * table they share is reference-counted under a lock).
+ *
+ * With DEBUGINFOD_URLS set in the environment, libdwfl's standard lookup
+ * may fetch missing debug info over the network on first use of a module.
  */
 #ifndef LOUPE_SYMBOLIZE_H
 #define LOUPE_SYMBOLIZE_H
@@ -85,16 +90,20 @@ int symbolizer_refresh(struct symbolizer *s);
  * is always the real function.  Returns the number of frames n >= 1 (an
  * address with no symbol gives one SYM_UNKNOWN frame, with module filled in
  * when ADDR lies in a known module), or -EINVAL for bad arguments, -ENOMEM.
+ * The maps are not re-read here: a frame with module NULL for a sampled
+ * address usually means a library mapped since, and is the caller's cue to
+ * call symbolizer_refresh() (rate-limited) and try again.
  */
 int symbolizer_user(struct symbolizer *s, __u64 addr, struct sym_frame *out,
 		    int max);
 
 /*
- * Resolves kernel address ADDR through /proc/kallsyms (read on the first
- * call, sorted, then binary-searched): OUT->function is the nearest text
- * symbol at or below ADDR, SYM_UNKNOWN when there is none or kallsyms shows
- * only zeros (kptr_restrict without privilege).  Returns 1, or -errno
- * (-EINVAL for bad arguments, the error reading kallsyms).
+ * Resolves kernel address ADDR through /proc/kallsyms: OUT->function is the
+ * nearest text symbol at or below ADDR, SYM_UNKNOWN when there is none or
+ * kallsyms shows only zeros (kptr_restrict without privilege).  The table
+ * is read and sorted on first use, shared by all symbolizers of the process
+ * and freed with the last of them.  Returns 1, or -errno (-EINVAL for bad
+ * arguments; the error reading kallsyms, which is not retried).
  */
 int symbolizer_kernel(struct symbolizer *s, __u64 addr, struct sym_frame *out);
 

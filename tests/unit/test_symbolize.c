@@ -710,6 +710,7 @@ static void test_vdso(void **state)
 	struct symbolizer *s;
 	struct child c;
 	Elf *elf;
+	size_t i;
 	int n;
 
 	(void)state;
@@ -735,6 +736,16 @@ static void test_vdso(void **state)
 				value = sym.st_value;
 		}
 	}
+	/* symbol values are link-time addresses: relative to the first
+	 * PT_LOAD, which is where the mapping starts */
+	for (i = 0; elf && i < eh->e_phnum; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
+			value -= ph.p_vaddr & ~(__u64)4095;
+			break;
+		}
+	}
 	elf_end(elf);
 	assert_true(value);
 
@@ -754,7 +765,7 @@ static void test_dead_process(void **state)
 {
 	struct sym_frame f[8];
 	struct symbolizer *s;
-	__u64 outer, wr;
+	__u64 probe, wr;
 	struct child c;
 	pid_t pid;
 	int n;
@@ -762,23 +773,23 @@ static void test_dead_process(void **state)
 	(void)state;
 	child_start(&c, fx.exe);
 	pid = c.pid;
-	outer = c.probe;
+	probe = c.probe;
 	wr = c.write_addr;
 	s = symbolizer_new(c.pid);
 	assert_non_null(s);
-	assert_int_equal(symbolizer_user(s, outer, f, 8), 1);
+	assert_int_equal(symbolizer_user(s, probe, f, 8), 1);
 	kill(c.pid, SIGKILL);
 	child_stop(&c);
 	assert_int_equal(symbolizer_refresh(s), -ESRCH);
 	/* resolved while it lived: from the cache */
-	n = symbolizer_user(s, outer, f, 8);
+	n = symbolizer_user(s, probe, f, 8);
 	assert_int_equal(n, 1);
 	assert_string_equal(f[0].function, "probe");
 	/* libc was never opened while it lived: the path, checked to be the
 	 * same inode, serves */
 	n = symbolizer_user(s, wr, f, 8);
-	assert_int_equal(n, 1);
-	assert_non_null(strstr(f[0].function, "write"));
+	assert_true(n >= 1);
+	assert_non_null(strstr(f[n - 1].function, "write"));
 	symbolizer_free(s);
 
 	errno = 0;
@@ -794,9 +805,10 @@ static void test_kernel(void **state)
 	};
 	unsigned long long addr, pick = 0, other;
 	char line[512], type, name[256], pick_name[256] = "";
-	struct sym_frame f;
-	struct symbolizer *s;
+	struct symbolizer *s, *s2;
+	double t0, t1, t2, t3;
 	bool nonzero = false;
+	struct sym_frame f;
 	size_t i;
 	FILE *k;
 
@@ -849,6 +861,28 @@ static void test_kernel(void **state)
 	/* below the kernel: nothing */
 	assert_int_equal(symbolizer_kernel(s, 0x1000, &f), 1);
 	assert_string_equal(f.function, SYM_UNKNOWN);
+
+	/* one table for all symbolizers: it outlives the first one freed */
+	s2 = symbolizer_new(getpid());
+	assert_non_null(s2);
+	assert_int_equal(symbolizer_kernel(s2, pick, &f), 1);
+	assert_string_equal(f.function, pick_name);
+	symbolizer_free(s);
+	t0 = now_s();
+	for (i = 0; i < 1000000; i++)
+		symbolizer_kernel(s2, pick + (i & 0xf), &f);
+	t1 = now_s();
+	assert_string_equal(f.function, pick_name);
+	symbolizer_free(s2);
+	/* and a new one reads kallsyms again */
+	s = symbolizer_new(getpid());
+	assert_non_null(s);
+	t2 = now_s();
+	assert_int_equal(symbolizer_kernel(s, pick, &f), 1);
+	t3 = now_s();
+	assert_string_equal(f.function, pick_name);
+	printf("# symbolize: kernel: kallsyms read in %.1f ms, %.0f lookups/s\n",
+	       (t3 - t2) * 1e3, 1e6 / (t1 - t0));
 	symbolizer_free(s);
 }
 
