@@ -64,8 +64,13 @@ NOFP_BINS := $(patsubst tests/progs/nofp/%.c,$(OUT)/progs/nofp/%,$(NOFP_SRCS))
 .DELETE_ON_ERROR:
 .SECONDARY:
 
+# The allocation-sampling shim (LD_PRELOAD), when its source exists.  Never
+# sanitized: it replaces malloc under whatever program preloads it.
+SHIM_SRCS := $(wildcard collector/shim/*.c)
+SHIM_LIB := $(if $(SHIM_SRCS),$(OUT)/libloupe-alloc.so)
+
 all: $(OUT)/loupe $(OUT)/ranker $(OUT)/ranker-noprobes $(PROG_BINS) \
-	$(OUT)/progs/libprobed.so $(NOFP_BINS)
+	$(OUT)/progs/libprobed.so $(NOFP_BINS) $(SHIM_LIB)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -126,6 +131,11 @@ $(OUT)/progs/nofp/%: tests/progs/nofp/%.c include/loupe/probe.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Iinclude -pthread $< $(LDFLAGS) -o $@
+
+$(OUT)/libloupe-alloc.so: $(SHIM_SRCS) $(wildcard collector/shim/*.h) $(wildcard include/loupe/*.h) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(filter-out -MMD -MP $(SAN_FLAGS),$(CFLAGS)) -shared -fPIC \
+		-fvisibility=hidden $(SHIM_SRCS) -pthread -ldl -o $@
 
 $(OUT)/progs/libprobed.so: tests/progs/lib/probed.c include/loupe/probe.h | $(OUT)/progs
 	$(call msg,CC,$@)

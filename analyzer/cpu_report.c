@@ -411,6 +411,9 @@ void cpu_report_json(FILE *f, const struct trace_summary *s,
 			(unsigned long long)c->v[i]);
 	}
 	fprintf(f, "}");
+	if (c->present & (1u << TRACE_CTR_TASK_CLOCK_NS) && s->requests)
+		fprintf(f, ",\n    \"cpu_ns_per_request\": %llu",
+			(unsigned long long)(c->v[TRACE_CTR_TASK_CLOCK_NS] / s->requests));
 	if (cpu_view_build(&v, s, pattern)) {
 		cpu_view_release(&v);
 		fprintf(f, "}");

@@ -21,8 +21,8 @@ echo "demo: \$ loupe record -p $ranker -d $secs -o $trace"
 kill -INT $ranker; wait $ranker 2>/dev/null || true
 trap - EXIT
 echo
-echo "demo: \$ loupe report $trace"
-"$OUT/loupe" report "$trace"
+echo "demo: \$ loupe report --cpu $trace"
+"$OUT/loupe" report --cpu "$trace"
 echo
 echo "demo: the ranker's own ground truth for its whole run:"
 grep -E "requests|p50|p99" "$OUT/demo-ranker.log" | sed 's/^/  /' || true
