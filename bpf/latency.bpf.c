@@ -14,6 +14,7 @@
 #include <bpf/usdt.bpf.h>
 #include <loupe/probe_abi.h>
 #include <loupe/events.h>
+#include "thread_ctx.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -28,15 +29,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
-
-/* tid -> its probe.h context, for the CPU and off-CPU samplers (shared
- * with cpu.bpf.c and offcpu.bpf.c through bpf_map__reuse_fd). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} thread_ctx SEC(".maps");
 
 /* Probe hits by kind: what the workload paid in traps. */
 struct {

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Maps shared by cpu.bpf.c and offcpu.bpf.c (and thread_ctx, filled by
- * latency.bpf.c).  Each object declares them; the collector makes them one
- * map with bpf_map__reuse_fd() before loading.
+ * Maps shared by cpu.bpf.c and offcpu.bpf.c.  Each object declares them;
+ * the collector makes them one map with bpf_map__reuse_fd() before loading.
  */
 #ifndef LOUPE_PROFILE_BPF_H
 #define LOUPE_PROFILE_BPF_H
@@ -11,13 +10,7 @@
 
 #define MAX_STACK_DEPTH 127
 
-/* tid -> address of the thread's struct loupe_thread_ctx (probe.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} thread_ctx SEC(".maps");
+#include "thread_ctx.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);

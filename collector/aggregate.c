@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/array.h"
 #include "analyzer/hist.h"
 #include "collector/aggregate.h"
 
@@ -59,24 +60,6 @@ struct aggregate {
 	struct agg_stats st;
 };
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *nv;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	while (ncap < need)
-		ncap *= 2;
-	nv = realloc(*v, ncap * elem);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 /* Returns the id of STR, adding it; names are few, a scan is enough. */
 static int intern(struct aggregate *a, const char *str, __u32 *id)
 {
@@ -88,7 +71,7 @@ static int intern(struct aggregate *a, const char *str, __u32 *id)
 			return 0;
 		}
 	}
-	if (grow((void **)&a->names, &a->names_cap, a->nnames + 1,
+	if (array_grow((void **)&a->names, &a->names_cap, a->nnames + 1,
 		 sizeof(*a->names)))
 		return -ENOMEM;
 	a->names[a->nnames] = strdup(str);
@@ -119,7 +102,7 @@ static int ptr_bind(struct aggregate *a, __u64 ptr, const char *str, __u32 *id)
 		p->id = *id;
 		return 0;
 	}
-	if (grow((void **)&a->ptrs, &a->ptrs_cap, a->nptrs + 1, sizeof(*a->ptrs)))
+	if (array_grow((void **)&a->ptrs, &a->ptrs_cap, a->nptrs + 1, sizeof(*a->ptrs)))
 		return -ENOMEM;
 	a->ptrs[a->nptrs].ptr = ptr;
 	a->ptrs[a->nptrs].id = *id;
@@ -223,7 +206,7 @@ int aggregate_config(struct aggregate *a, __u64 ts_ns, const char *key,
 		break;
 	}
 	if (i == a->nconfig) {
-		if (grow((void **)&a->config, &a->config_cap, a->nconfig + 1,
+		if (array_grow((void **)&a->config, &a->config_cap, a->nconfig + 1,
 			 sizeof(*a->config)))
 			return -ENOMEM;
 		a->config[i].key = strdup(key);
@@ -232,7 +215,7 @@ int aggregate_config(struct aggregate *a, __u64 ts_ns, const char *key,
 			return -ENOMEM;
 		a->nconfig++;
 	}
-	if (grow((void **)&a->pending_config, &a->pending_config_cap,
+	if (array_grow((void **)&a->pending_config, &a->pending_config_cap,
 		 a->npending_config + 1, sizeof(*a->pending_config)))
 		return -ENOMEM;
 	/* Point at our copies: they live until the next change of the key,
@@ -309,7 +292,7 @@ static struct hist *window_hist(struct window *win, __u32 model, __u32 stage)
 	for (i = 0; i < win->n; i++)
 		if (win->v[i].model_id == model && win->v[i].stage_id == stage)
 			return win->v[i].h;
-	if (grow((void **)&win->v, &win->cap, win->n + 1, sizeof(*win->v)))
+	if (array_grow((void **)&win->v, &win->cap, win->n + 1, sizeof(*win->v)))
 		return NULL;
 	win->v[win->n].h = malloc(sizeof(struct hist));
 	if (!win->v[win->n].h)

@@ -14,6 +14,7 @@
 #include <loupe/events.h>
 #include "latency.skel.h"
 #include "collector/aggregate.h"
+#include "collector/bpf_util.h"
 #include "collector/collector.h"
 #include "collector/counters.h"
 #include "collector/cpu_profile.h"
@@ -135,33 +136,12 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Sum over CPUs and over the kinds in [0, NKINDS) except SKIP. */
-static __u64 sum_percpu(struct collector *c, struct bpf_map *map,
-			__u32 nkinds, __u32 skip)
-{
-	__u64 total = 0, *vals;
-	__u32 kind;
-	int fd = bpf_map__fd(map), i;
-
-	vals = calloc(c->ncpus, sizeof(*vals));
-	if (!vals)
-		return 0;
-	for (kind = 0; kind < nkinds; kind++) {
-		if (kind == skip || bpf_map_lookup_elem(fd, &kind, vals))
-			continue;
-		for (i = 0; i < c->ncpus; i++)
-			total += vals[i];
-	}
-	free(vals);
-	return total;
-}
-
 /* Events lost in the kernel so far.  Records ride inside events: count
  * the events only. */
 static __u64 read_drops(struct collector *c)
 {
-	return sum_percpu(c, c->skel->maps.drops, LOUPE_DROP_NKINDS,
-			  LOUPE_DROP_RECORDS);
+	return bpf_percpu_sum(bpf_map__fd(c->skel->maps.drops),
+			      LOUPE_DROP_NKINDS, LOUPE_DROP_RECORDS);
 }
 
 static int write_meta(struct collector *c, __u64 start_mono)
@@ -433,8 +413,8 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 	__u64 now;
 	int err, err2;
 
-	c->traps_final = sum_percpu(c, c->skel->maps.traps, LOUPE_TRAP_NKINDS,
-				    LOUPE_TRAP_NKINDS);
+	c->traps_final = bpf_percpu_sum(bpf_map__fd(c->skel->maps.traps),
+					LOUPE_TRAP_NKINDS, LOUPE_TRAP_NKINDS);
 	if (!c->agg)
 		return -EINVAL;
 	/* Uprobes detach one by one, tens of ms each: the recording ends
@@ -490,8 +470,8 @@ void collector_summary(const struct collector *c, struct collector_summary *s)
 		funclat_cost(c->flat, &s->probe_calls, &s->probe_ns_per_call);
 	s->target_cpu_ns = c->task_clock_ns;
 	s->traps = c->traps_final ? c->traps_final :
-		sum_percpu((struct collector *)c, c->skel->maps.traps,
-			   LOUPE_TRAP_NKINDS, LOUPE_TRAP_NKINDS);
+		bpf_percpu_sum(bpf_map__fd(c->skel->maps.traps),
+			       LOUPE_TRAP_NKINDS, LOUPE_TRAP_NKINDS);
 }
 
 void collector_free(struct collector *c)

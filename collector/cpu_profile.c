@@ -15,6 +15,8 @@
 #include <loupe/trace.h>
 #include <loupe/profile_events.h>
 #include "cpu.skel.h"
+#include "analyzer/array.h"
+#include "collector/bpf_util.h"
 #include "offcpu.skel.h"
 #include "collector/aggregate.h"
 #include "collector/cpu_profile.h"
@@ -69,24 +71,6 @@ struct cpu_profile {
 	int err;
 };
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *nv;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	while (ncap < need)
-		ncap *= 2;
-	nv = realloc(*v, ncap * elem);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 /* ---- frames: address -> symbolized frame ids (inline frames expanded) ---- */
 
 static int new_frame(struct cpu_profile *p, const struct sym_frame *f,
@@ -95,7 +79,7 @@ static int new_frame(struct cpu_profile *p, const struct sym_frame *f,
 	struct trace_frame *tf;
 	int err;
 
-	err = grow((void **)&p->new_frames, &p->new_frames_cap,
+	err = array_grow((void **)&p->new_frames, &p->new_frames_cap,
 		   p->nnew_frames + 1, sizeof(*p->new_frames));
 	if (err)
 		return err;
@@ -151,7 +135,7 @@ static int address_frames(struct cpu_profile *p, __u64 addr, bool kernel,
 			return err;
 	}
 	*n = cnt;
-	err = grow((void **)&p->fc, &p->fc_cap, p->nfc + 1, sizeof(*p->fc));
+	err = array_grow((void **)&p->fc, &p->fc_cap, p->nfc + 1, sizeof(*p->fc));
 	if (err)
 		return err;
 	p->fc[p->nfc].first = *first;
@@ -191,7 +175,7 @@ static int intern_stack(struct cpu_profile *p, const __u64 *kips, int nk,
 	h = u64map_hash(fr64, nf);
 	if (!u64map_get(&p->stack_ids, h, stack_id))
 		return 0;
-	err = grow((void **)&p->new_stacks, &p->new_stacks_cap,
+	err = array_grow((void **)&p->new_stacks, &p->new_stacks_cap,
 		   p->nnew_stacks + 1, sizeof(*p->new_stacks));
 	if (err)
 		return err;
@@ -229,7 +213,7 @@ static int pending_add(struct cpu_profile *p, __u32 stack, __u64 model_ptr,
 		p->pending[idx].value_ns += value;
 		return 0;
 	}
-	err = grow((void **)&p->pending, &p->pending_cap, p->npending + 1,
+	err = array_grow((void **)&p->pending, &p->pending_cap, p->npending + 1,
 		   sizeof(*p->pending));
 	if (err)
 		return err;
@@ -367,7 +351,7 @@ static int drain_counts(struct cpu_profile *p)
 	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
 		first = false;
 		key = next;
-		if (grow((void **)&keys, &cap, n + 1, sizeof(*keys))) {
+		if (array_grow((void **)&keys, &cap, n + 1, sizeof(*keys))) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
@@ -406,28 +390,6 @@ cleanup:
 	return err;
 }
 
-static __u64 read_lost(struct cpu_profile *p)
-{
-	int fd = bpf_map__fd(p->cpu->maps.prof_drops), ncpu, i;
-	__u64 total = 0, *vals;
-	__u32 k;
-
-	ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return 0;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return 0;
-	for (k = 0; k < PROF_DROP_NKINDS; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (i = 0; i < ncpu; i++)
-			total += vals[i];
-	}
-	free(vals);
-	return total;
-}
-
 int cpu_profile_window(void *arg, __u64 index)
 {
 	struct cpu_profile *p = arg;
@@ -458,7 +420,8 @@ int cpu_profile_window(void *arg, __u64 index)
 	p->nnew_frames = 0;
 	p->npending = 0;
 	u64map_clear(&p->pending_idx);
-	p->lost = read_lost(p);
+	p->lost = bpf_percpu_sum(bpf_map__fd(p->cpu->maps.prof_drops),
+				  PROF_DROP_NKINDS, PROF_DROP_NKINDS);
 	return err;
 }
 

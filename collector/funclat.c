@@ -12,6 +12,7 @@
 #include <loupe/profile_events.h>
 #include "funclat.skel.h"
 #include "collector/aggregate.h"
+#include "collector/bpf_util.h"
 #include "collector/funclat.h"
 #include "collector/usdt_scan.h"
 #include "log.h"
@@ -220,20 +221,9 @@ int funclat_poll(struct funclat *f)
 
 void funclat_cost(const struct funclat *f, __u64 *calls, double *ns_per_call)
 {
-	int fd = bpf_map__fd(f->skel->maps.lat_stats), ncpu, i;
-	__u64 *vals;
-	__u32 k = 0;
-
-	*calls = 0;
+	/* key 0: calls; key 1: events lost */
+	*calls = bpf_percpu_sum(bpf_map__fd(f->skel->maps.lat_stats), 1, 1);
 	*ns_per_call = f->ns_per_call;
-	ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (vals && !bpf_map_lookup_elem(fd, &k, vals))
-		for (i = 0; i < ncpu; i++)
-			*calls += vals[i];
-	free(vals);
 }
 
 void funclat_free(struct funclat *f)

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Growable arrays: the one doubling helper the modules share. */
+#ifndef LOUPE_ARRAY_H
+#define LOUPE_ARRAY_H
+
+#include <stddef.h>
+
+/*
+ * Makes *V (of *CAP elements of ELEM bytes) hold at least NEED elements,
+ * doubling from 16.  Returns 0 or -ENOMEM (*V unchanged).
+ */
+int array_grow(void **v, size_t *cap, size_t need, size_t elem);
+
+#endif
