@@ -373,7 +373,8 @@ int cmd_report(int argc, char **argv)
 		return 1;
 	}
 	sort_ctx = &s;
-	qsort(s.entries, s.nentries, sizeof(*s.entries), entry_cmp);
+	if (s.nentries)	/* qsort(NULL, 0) is undefined */
+		qsort(s.entries, s.nentries, sizeof(*s.entries), entry_cmp);
 	if (json) {
 		print_json(path, &s, cpu, func);
 	} else {

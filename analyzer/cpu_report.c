@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/array.h"
 #include "analyzer/cpu_report.h"
 #include "analyzer/json.h"
 #include "analyzer/u64map.h"
@@ -34,22 +35,6 @@ struct cpu_view {
 	struct u64map stage_idx, func_idx;
 };
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-	void *nv;
-	size_t ncap;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? 2 * *cap : 32;
-	nv = realloc(*v, ncap * elem);
-	if (!nv)
-		return -1;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 static struct stage_row *stage_row(struct cpu_view *v, __u32 model, __u32 stage)
 {
 	__u64 key[2] = { model, stage };
@@ -58,7 +43,7 @@ static struct stage_row *stage_row(struct cpu_view *v, __u32 model, __u32 stage)
 
 	if (!u64map_get(&v->stage_idx, h, &i))
 		return &v->stages[i];
-	if (grow((void **)&v->stages, &v->stages_cap, v->nstages + 1,
+	if (array_grow((void **)&v->stages, &v->stages_cap, v->nstages + 1,
 		 sizeof(*v->stages)))
 		return NULL;
 	memset(&v->stages[v->nstages], 0, sizeof(v->stages[0]));
@@ -78,7 +63,7 @@ static struct func_row *func_row(struct cpu_view *v, __u32 model, __u32 stage,
 
 	if (!u64map_get(&v->func_idx, h, &i))
 		return &v->funcs[i];
-	if (grow((void **)&v->funcs, &v->funcs_cap, v->nfuncs + 1,
+	if (array_grow((void **)&v->funcs, &v->funcs_cap, v->nfuncs + 1,
 		 sizeof(*v->funcs)))
 		return NULL;
 	memset(&v->funcs[v->nfuncs], 0, sizeof(v->funcs[0]));
@@ -156,6 +141,18 @@ static int cpu_view_build(struct cpu_view *v, const struct trace_summary *s,
 			row->matched_ns += smp->value_ns;
 	}
 	return 0;
+}
+
+static int by_cpu_desc(const void *a, const void *b);
+static int by_self_desc(const void *a, const void *b);
+
+/* qsort(NULL, 0) is undefined: sort only what exists. */
+static void cpu_view_sort(struct cpu_view *v)
+{
+	if (v->nstages)
+		qsort(v->stages, v->nstages, sizeof(*v->stages), by_cpu_desc);
+	if (v->nfuncs)
+		qsort(v->funcs, v->nfuncs, sizeof(*v->funcs), by_self_desc);
 }
 
 static void cpu_view_release(struct cpu_view *v)
@@ -335,8 +332,7 @@ void cpu_report_text(FILE *f, const struct trace_summary *s,
 		cpu_view_release(&v);
 		return;
 	}
-	qsort(v.stages, v.nstages, sizeof(*v.stages), by_cpu_desc);
-	qsort(v.funcs, v.nfuncs, sizeof(*v.funcs), by_self_desc);
+	cpu_view_sort(&v);
 	fprintf(f, "\n%-10s %-12s %8s %6s %10s %10s%s\n", "MODEL", "STAGE",
 		"ON-CPU", "SHARE", "BLOCKED", "RUNQ-WAIT", pattern ? "   MATCHED" : "");
 	for (i = 0; i < v.nstages; i++) {
@@ -419,8 +415,7 @@ void cpu_report_json(FILE *f, const struct trace_summary *s,
 		fprintf(f, "}");
 		return;
 	}
-	qsort(v.stages, v.nstages, sizeof(*v.stages), by_cpu_desc);
-	qsort(v.funcs, v.nfuncs, sizeof(*v.funcs), by_self_desc);
+	cpu_view_sort(&v);
 	fprintf(f, ",\n    \"stages\": [");
 	for (i = 0; i < v.nstages; i++) {
 		struct stage_row *r = &v.stages[i];
