@@ -11,6 +11,7 @@
 #   (d) loupe record --call-graph dwarf
 #   (e) perf record -F 99 -g
 #   (f) perf record -F 99 --call-graph dwarf
+#   (g) loupe record --no-cpu --no-offcpu --no-counters: latency only
 # Printed: medians with min-max of throughput and p99 (the ranker's own
 # ground truth), the ranker's CPU per request (its getrusage: low noise),
 # the profiler's own CPU (time(1) of the whole run minus the ranker's own
@@ -23,7 +24,7 @@ OUT=${OUT:-build}
 REPS=${BENCH_REPS:-5}
 DUR=${BENCH_SECONDS:-10}
 LOAD=${BENCH_LOAD:-0.70}
-CONFIGS=${BENCH_CONFIGS:-a b c d e f}
+CONFIGS=${BENCH_CONFIGS:-a b c d e f g}
 T=$(mktemp -d /tmp/loupe-bench.XXXXXX)
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (BPF)"; exit 1; }
 command -v perf >/dev/null || { echo "bench: perf missing (make deps installs linux-perf)"; exit 1; }
@@ -52,6 +53,7 @@ run() {
 	d) pre=("$OUT/loupe" -v record --call-graph dwarf -o "$T/$tag.out" --) ;;
 	e) pre=(perf record -q -F 99 -g -o "$T/$tag.out" --) ;;
 	f) pre=(perf record -q -F 99 --call-graph dwarf -o "$T/$tag.out" --) ;;
+	g) pre=("$OUT/loupe" -v record --no-cpu --no-offcpu --no-counters -o "$T/$tag.out" --) ;;
 	esac
 	# shellcheck disable=SC2086
 	/usr/bin/time -f '%e %U %S %M' -o "$T/$tag.time" "${pre[@]}" "$r" $RANKER_ARGS \
@@ -72,7 +74,7 @@ metrics() { # config tag
 		'BEGIN { v = (u + s - r) * 100 / w; printf "%.2f", v < 0 ? 0 : v }')"
 	emit "$cfg" size_kib "$(awk -v b="$(stat -c %s "$T/$tag.out")" 'BEGIN { printf "%.0f", b / 1024 }')"
 	case $cfg in
-	b | d)
+	b | d | g)
 		emit "$cfg" rss "$(grep -o 'peak RSS [0-9.]* MiB' "$T/$tag.err" | awk '{ print $3 }')"
 		emit "$cfg" steady "$(grep -o 'steady state: [0-9.]* %' "$T/$tag.err" | awk '{ print $3 }')"
 		emit "$cfg" traps "$(grep -o '([0-9.]* traps per request)' "$T/$tag.err" | tr -d '(' | awk '{ print $1 }')"
@@ -112,6 +114,7 @@ name() {
 	a) echo "(a) no profiler" ;; b) echo "(b) loupe record (fp)" ;;
 	c) echo "(c) probes compiled out" ;; d) echo "(d) loupe --call-graph dwarf" ;;
 	e) echo "(e) perf record -F99 -g" ;; f) echo "(f) perf -F99 --call-graph dwarf" ;;
+	g) echo "(g) loupe, latency only" ;;
 	esac
 }
 
