@@ -160,6 +160,16 @@ static void print_row(const char *model, const char *stage,
 	       (unsigned long long)h->count, v[5], v[0], v[1], v[2], v[3], v[4]);
 }
 
+/* Models with whole-request rows: the "(all)" row is worth a line if 2+. */
+static size_t count_request_rows(const struct trace_summary *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nentries; i++)
+		n += !strcmp(summary_name(s, s->entries[i].stage_id), "request");
+	return n;
+}
+
 static void print_latency_table(const struct trace_summary *s)
 {
 	size_t i;
@@ -172,7 +182,7 @@ static void print_latency_table(const struct trace_summary *s)
 			  &s->entries[i].h);
 	if (!s->nentries)
 		printf("(no completed requests recorded)\n");
-	else if (s->overall.count != s->entries[0].h.count)
+	else if (count_request_rows(s) > 1)
 		print_row("(all)", "request", &s->overall);
 }
 

@@ -481,12 +481,10 @@ int aggregate_close(struct aggregate *a, __u64 now_ns, __u64 dropped)
 	for (;;) {
 		end = a->start_ns + (a->win[0].index + 1) * a->window_ns;
 		if (end >= now_ns) {
-			/* The last, partial window; skip it if it is empty
-			 * and would only dilute throughput. */
-			if (a->win[0].requests || !a->st.windows)
-				err = close_window(a, now_ns, dropped);
-			else
-				err = 0;
+			/* The last, partial window: written even when it has
+			 * no requests, since its CPU samples and counters
+			 * (written by the hook) belong to it. */
+			err = close_window(a, now_ns, dropped);
 			if (!err && a->win[0].requests)
 				err = close_window(a, now_ns, dropped);
 			if (!err)

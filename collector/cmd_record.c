@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <bpf/libbpf.h>
 
 #include "analyzer/units.h"
 #include "collector/collector.h"
@@ -345,9 +346,14 @@ static void report_start_error(struct collector *c, struct record_env *env,
 {
 	const char *bad = collector_bad_probe(c);
 
-	if (bad)
+	char msg[128];
+
+	if (bad) {
+		/* libbpf's own codes (>= 4000) say "ambiguous symbol" etc. */
+		libbpf_strerror(err, msg, sizeof(msg));
 		pr_err("record: --probe %s: %s", bad,
-		       err == -ENOENT ? "no such binary or symbol" : strerror(-err));
+		       err == -ENOENT ? "no such binary or symbol" : msg);
+	}
 	else
 		pr_err("record: start recording to %s: %s", env->output,
 		       strerror(-err));

@@ -210,8 +210,9 @@ static int collector_window(void *arg, __u64 index)
 
 	if (c->prof)
 		err = cpu_profile_window(c->prof, index);
+	/* No rescan for new threads: the counters are inherited, so threads
+	 * that counted threads create are already in their totals. */
 	if (!err && c->ctrs) {
-		counters_rescan(c->ctrs);
 		err = counters_read(c->ctrs, &tc);
 		tc.window = index;
 		c->task_clock_ns += tc.v[TRACE_CTR_TASK_CLOCK_NS];

@@ -44,6 +44,8 @@ struct counters {
 	bool noted;
 };
 
+static void read_ctx_switches(struct counters *c, __u64 *vol, __u64 *invol);
+
 static int open_counter(const struct counter_def *d, pid_t tid)
 {
 	struct perf_event_attr attr = { 0 };
@@ -104,7 +106,7 @@ static int add_thread(struct counters *c, pid_t tid)
 	return 0;
 }
 
-int counters_rescan(struct counters *c)
+static int scan_threads(struct counters *c)
 {
 	char path[64];
 	struct dirent *de;
@@ -130,12 +132,16 @@ struct counters *counters_new(pid_t pid)
 	if (!c)
 		return NULL;
 	c->pid = pid;
-	err = counters_rescan(c);
+	err = scan_threads(c);
 	if (err) {
 		counters_free(c);
 		errno = -err;
 		return NULL;
 	}
+	/* /proc's switch counts cover each thread's whole life: start from
+	 * what they are now, as the perf counters do. */
+	read_ctx_switches(c, &c->last[TRACE_CTR_CTX_VOLUNTARY],
+			  &c->last[TRACE_CTR_CTX_INVOLUNTARY]);
 	if (c->unsupported && !c->noted) {
 		c->noted = true;
 		log_note_no_pmu();

@@ -3,8 +3,10 @@
  * Whole-process perf counters: task-clock, page faults, migrations, and
  * cycles/instructions/cache-misses/branch-misses where a PMU exists; plus
  * voluntary/involuntary context switches from /proc (perf has only their
- * sum).  Opened on every thread with inherit, so threads those threads
- * create later are counted too; scaled by time_enabled/time_running.
+ * sum).  Opened on every thread present at the start, with inherit, so
+ * threads those threads create later are counted too (and must not get
+ * counters of their own: they would count twice); scaled by
+ * time_enabled/time_running.
  */
 #ifndef LOUPE_COUNTERS_H
 #define LOUPE_COUNTERS_H
@@ -17,8 +19,6 @@ struct aggregate;
 
 /* NULL + errno.  Prints one note line when hardware counters are missing. */
 struct counters *counters_new(pid_t pid);
-/* Opens counters on threads that appeared since (attach mode). */
-int counters_rescan(struct counters *c);
 /* Deltas since the previous call into *OUT (window left to the caller). */
 int counters_read(struct counters *c, struct trace_counters *out);
 void counters_free(struct counters *c);

@@ -23,7 +23,7 @@ grep "lll_lock_wait" "$T/o.folded" | grep -q "futex_wait" || fail "lock waits do
 "$LOUPE" report --cpu --json "$T/o.lpt" >"$T/o.json" || fail report
 quiet_runq=$(jqf .cpu.offcpu_runq_ns "$T/o.json")
 
-"$LOUPE" record --call-graph fp -o "$T/s.lpt" -- "$PWD/$OUT/progs/offcpu" 3 6 >/dev/null 2>"$T/err" \
+"$LOUPE" record --call-graph fp -o "$T/s.lpt" -- "$PWD/$OUT/progs/offcpu" 3 6 >"$T/out" 2>"$T/err" \
 	|| fail "record: $(cat "$T/err")"
 "$LOUPE" report --cpu --json "$T/s.lpt" >"$T/s.json" || fail report
 runq=$(jqf .cpu.offcpu_runq_ns "$T/s.json")
@@ -31,4 +31,15 @@ echo "run-queue wait: $quiet_runq ns quiet, $runq ns with 6 spinners"
 [ "$runq" -ge 3000000000 ] || fail "oversubscribed: run-queue wait only $runq ns"
 [ "$runq" -ge $((quiet_runq * 5)) ] || fail "run-queue wait does not stand out: $runq vs $quiet_runq"
 "$LOUPE" report --cpu "$T/s.lpt" | grep -q "RUNQ" || fail "text report lacks the RUNQ stacks"
+# counters: task-clock agrees with the program's own CPU time (all 9
+# threads, created after the counters were opened: each counted once)
+tc=$(jqf .cpu.counters.task_clock_ns "$T/s.json")
+truth=$(awk '/cpu_ns/ { print $3 }' "$T/out")
+assert_near "task-clock vs the program's getrusage" "$tc" "$truth" 0.10
+# every sample the recorder counted is in the trace, the last window's too
+"$LOUPE" record --call-graph dwarf -o "$T/d.lpt" -- "$PWD/$OUT/progs/offcpu" 1 2 >/dev/null 2>"$T/err" \
+	|| fail "record: $(cat "$T/err")"
+said=$(grep -o '[0-9]* CPU samples' "$T/err" | awk '{ print $1 }')
+"$LOUPE" report --cpu --json "$T/d.lpt" >"$T/d.json" || fail report
+assert_eq "samples in the trace" "$(jqf .cpu.samples "$T/d.json")" "$said"
 echo pass
