@@ -216,7 +216,7 @@ static void check_stress(const char *mean_env, long long mean,
 		      "drops=%lld\n", sh.mean, st.total, sh.weight, rel * 100,
 		      sh.allocs, sh.frees, sh.live, st.live_blocks, sh.drops);
 	assert_int_equal(sh.mean, mean);
-	/* Hundreds of thousands of sample points: 10 % is > 20 sigma. */
+	/* ~10^5 samples: 10 % is dozens of standard errors. */
 	assert_true(rel > -0.10 && rel < 0.10);
 	/* Every sampled pointer freed was matched, the rest are live. */
 	assert_int_equal(sh.allocs - sh.frees, sh.live);
@@ -224,7 +224,7 @@ static void check_stress(const char *mean_env, long long mean,
 	/* The live sampled set is (a subset of) the program's leaked
 	 * 1 MiB blocks, plus at most a few of libc's own (stdio buffers).
 	 * Each leaked block is sampled with p = 1 - exp(-1 MiB / mean). */
-	assert_true(sh.live <= st.live_blocks + 8);
+	assert_true(sh.live <= st.live_blocks + 16);
 	if (mean >= 65536)
 		assert_true(sh.live >= st.live_blocks / 2);
 	free(r);
