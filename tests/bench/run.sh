@@ -149,5 +149,5 @@ echo
 echo "symbolization and unwinding throughput (from the unit tests):"
 for t in test_symbolize test_unwind_dwarf; do
 	[ -x "$OUT/tests/$t" ] || make -s "$OUT/tests/$t" >/dev/null 2>&1
-	"$OUT/tests/$t" 2>&1 | grep -iE 'addresses/s|unwinds/s|per second' | sed 's/^/  /'
+	"$OUT/tests/$t" 2>&1 | grep -E '^# (symbolize|unwind_dwarf):' | sed 's/^/  /'
 done
