@@ -13,6 +13,7 @@
 #include <loupe/probe_abi.h>
 #include <loupe/events.h>
 #include "latency.skel.h"
+#include "analyzer/array.h"
 #include "collector/aggregate.h"
 #include "collector/bpf_util.h"
 #include "collector/collector.h"
@@ -43,7 +44,6 @@ struct collector {
 	size_t nlinks, links_cap;
 	struct attached *objs;
 	size_t nobjs, objs_cap;
-	int ncpus;
 	__u64 final_bytes;	/* file size once closed */
 	__u64 traps_final;	/* probe hits, read before detaching */
 	int err;		/* first error inside the ring buffer callback */
@@ -172,11 +172,6 @@ struct collector *collector_new(const struct collector_opts *o)
 	c->o = *o;
 	if (!c->o.window_ns)
 		c->o.window_ns = 1000000000ull;
-	c->ncpus = libbpf_num_possible_cpus();
-	if (c->ncpus <= 0) {
-		err = c->ncpus ? c->ncpus : -EINVAL;
-		goto fail;
-	}
 	c->skel = latency_bpf__open_and_load();
 	if (!c->skel) {
 		err = -errno;
@@ -275,17 +270,12 @@ const char *collector_bad_probe(const struct collector *c)
 
 static int add_link(struct collector *c, struct bpf_link *l)
 {
-	if (c->nlinks == c->links_cap) {
-		size_t cap = c->links_cap ? 2 * c->links_cap : 8;
-		struct bpf_link **nv = realloc(c->links, cap * sizeof(*nv));
+	int err = array_grow((void **)&c->links, &c->links_cap, c->nlinks + 1,
+			     sizeof(*c->links));
 
-		if (!nv)
-			return -ENOMEM;
-		c->links = nv;
-		c->links_cap = cap;
-	}
-	c->links[c->nlinks++] = l;
-	return 0;
+	if (!err)
+		c->links[c->nlinks++] = l;
+	return err;
 }
 
 int collector_attach_object(struct collector *c, const char *path)
@@ -330,15 +320,10 @@ int collector_attach_object(struct collector *c, const char *path)
 			return err;
 		}
 	}
-	if (c->nobjs == c->objs_cap) {
-		size_t cap = c->objs_cap ? 2 * c->objs_cap : 8;
-		struct attached *nv = realloc(c->objs, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		c->objs = nv;
-		c->objs_cap = cap;
-	}
+	err = array_grow((void **)&c->objs, &c->objs_cap, c->nobjs + 1,
+			 sizeof(*c->objs));
+	if (err)
+		return err;
 	c->objs[c->nobjs].dev = st.st_dev;
 	c->objs[c->nobjs].ino = st.st_ino;
 	c->nobjs++;
