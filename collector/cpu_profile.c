@@ -67,6 +67,10 @@ struct cpu_profile {
 	struct trace_sample *pending;
 	size_t npending, pending_cap;
 
+	/* DWARF mode: kernel stack ids used since the last window, freed in
+	 * the stack map at the window like the FP mode's. */
+	struct u64map dwarf_kstacks;
+
 	__u64 samples, lost;
 	int err;
 };
@@ -267,6 +271,8 @@ static int handle_dwarf(void *ctx, void *data, size_t size)
 	if (nu < 0)
 		nu = 0;
 	nk = read_stack(p, ev->kernel_stack_id, kips);
+	if (ev->kernel_stack_id >= 0)
+		u64map_put(&p->dwarf_kstacks, ev->kernel_stack_id, 0);
 	p->samples++;
 	err = intern_stack(p, kips, nk, uips, nu, &stack);
 	if (!err)
@@ -342,7 +348,7 @@ static int drain_counts(struct cpu_profile *p)
 	struct prof_val val;
 	size_t n = 0, cap = 0, i;
 	__u64 kips[127], uips[127];
-	struct u64map used = { 0 };
+	struct u64map *used = &p->dwarf_kstacks;
 	__u32 stack, dummy;
 	int nk, nu, err = 0;
 	bool first = true;
@@ -373,19 +379,24 @@ static int drain_counts(struct cpu_profile *p)
 			err = pending_add(p, stack, keys[i].model, keys[i].stage,
 					  keys[i].kind, val.count, val.value_ns);
 		if (keys[i].kernel_stack_id >= 0)
-			u64map_put(&used, keys[i].kernel_stack_id, 0);
+			u64map_put(used, keys[i].kernel_stack_id, 0);
 		if (keys[i].user_stack_id >= 0)
-			u64map_put(&used, keys[i].user_stack_id, 0);
+			u64map_put(used, keys[i].user_stack_id, 0);
 	}
-	/* Free the stack slots we resolved, so the map does not fill up. */
-	for (i = 0; i < used.cap; i++) {
-		if (used.keys[i] == U64MAP_EMPTY)
+	/*
+	 * Free the stack slots we resolved, so the map does not fill up.  An
+	 * off-CPU episode still open may hold one of these ids; it then
+	 * loses its stack (rare: the slot is refilled by the next sample of
+	 * the same stack), which beats a stack map that fills for good.
+	 */
+	for (i = 0; i < used->cap; i++) {
+		if (used->keys[i] == U64MAP_EMPTY)
 			continue;
-		dummy = (__u32)used.keys[i];
+		dummy = (__u32)used->keys[i];
 		bpf_map_delete_elem(sfd, &dummy);
 	}
+	u64map_clear(used);
 cleanup:
-	u64map_release(&used);
 	free(keys);
 	return err;
 }
@@ -654,5 +665,6 @@ void cpu_profile_free(struct cpu_profile *p)
 	u64map_release(&p->frame_cache);
 	u64map_release(&p->stack_ids);
 	u64map_release(&p->pending_idx);
+	u64map_release(&p->dwarf_kstacks);
 	free(p);
 }
