@@ -339,7 +339,7 @@ void cpu_report_text(FILE *f, const struct trace_summary *s,
 		struct stage_row *r = &v.stages[i];
 
 		fprintf(f, "%-10.10s %-12.12s %8s %5.1f%% %10s %10s",
-			id_name(s, r->model, "-"), id_name(s, r->stage, "-"),
+			id_name(s, r->model, "(none)"), id_name(s, r->stage, "(none)"),
 			units_ns(a, sizeof(a), r->ns[TRACE_SAMPLE_CPU]),
 			p->total_ns[0] ? r->ns[0] * 100.0 / p->total_ns[0] : 0.0,
 			units_ns(b, sizeof(b), r->ns[TRACE_SAMPLE_OFFCPU_BLOCKED]),
