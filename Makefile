@@ -153,7 +153,7 @@ FUZZ_SRCS := analyzer/hist.c analyzer/crc32c.c analyzer/trace_codec.c analyzer/t
 	     analyzer/trace_reader.c collector/trace_writer.c
 $(OUT)/fuzz_trace_reader: tests/fuzz/fuzz_trace_reader.c $(FUZZ_SRCS) | $(OUT)
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I. $^ -lzstd -lm -o $@
+	$(Q)$(CLANG) -g -O1 -Wall -Werror -fsanitize=fuzzer,address,undefined -Iinclude -I. $^ -lzstd -lm -o $@
 
 FUZZ_SECONDS ?= 60
 fuzz: $(OUT)/fuzz_trace_reader

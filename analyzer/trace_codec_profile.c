@@ -114,6 +114,31 @@ int trace_codec_encode_counters(struct trace_codec_buf *b,
 	return b->err;
 }
 
+/*
+ * The common start of a batch decoder: the item count (checked against
+ * MIN_SIZE bytes per item), an arena sized for the items plus EXTRA bytes,
+ * and the item array.  NULL and *ERR set on failure.
+ */
+static void *batch_begin(struct trace_codec_cur *c, const void *p, size_t len,
+			 struct trace_codec_arena *a, size_t min_size,
+			 size_t elem, size_t align, size_t extra, size_t *cnt,
+			 int *err)
+{
+	void *out;
+
+	trace_codec_cur_init(c, p, len);
+	*err = -EBADMSG;
+	if (trace_codec_get_count(c, min_size, cnt))
+		return NULL;
+	*err = trace_codec_arena_reset(a, *cnt * elem + extra +
+						  TRACE_CODEC_ARENA_SLACK);
+	if (*err)
+		return NULL;
+	out = trace_codec_arena_alloc(a, *cnt * elem + 1, align);
+	*err = out ? 0 : -EBADMSG;
+	return out;
+}
+
 int trace_codec_decode_frames(const void *p, size_t len,
 			      struct trace_codec_arena *a,
 			      struct trace_frame **v, size_t *n)
@@ -125,17 +150,10 @@ int trace_codec_decode_frames(const void *p, size_t len,
 
 	*v = NULL;
 	*n = 0;
-	trace_codec_cur_init(&c, p, len);
-	if (trace_codec_get_count(&c, MIN_FRAME, &cnt))
-		return -EBADMSG;
-	err = trace_codec_arena_reset(a, cnt * sizeof(*out) +
-						 TRACE_CODEC_ARENA_SLACK);
-	if (err)
-		return err;
-	out = trace_codec_arena_alloc(a, cnt * sizeof(*out) + 1,
-				      _Alignof(struct trace_frame));
+	out = batch_begin(&c, p, len, a, MIN_FRAME, sizeof(*out),
+			  _Alignof(struct trace_frame), 0, &cnt, &err);
 	if (!out)
-		return -EBADMSG;
+		return err;
 	for (i = 0; i < cnt; i++) {
 		struct trace_frame *f = &out[i];
 
@@ -164,19 +182,13 @@ int trace_codec_decode_stacks(const void *p, size_t len,
 
 	*v = NULL;
 	*n = 0;
-	trace_codec_cur_init(&c, p, len);
-	if (trace_codec_get_count(&c, MIN_STACK, &cnt))
-		return -EBADMSG;
-	/* Each frame id takes at least one byte: c.left bounds them all. */
-	err = trace_codec_arena_reset(a, cnt * sizeof(*out) +
-						 c.left * sizeof(__u32) +
-						 TRACE_CODEC_ARENA_SLACK);
-	if (err)
-		return err;
-	out = trace_codec_arena_alloc(a, cnt * sizeof(*out) + 1,
-				      _Alignof(struct trace_stack));
+	/* Each frame id takes at least one byte: the payload length bounds
+	 * them all (plus alignment slack per stack). */
+	out = batch_begin(&c, p, len, a, MIN_STACK, sizeof(*out),
+			  _Alignof(struct trace_stack),
+			  len * sizeof(__u32) + len * _Alignof(__u32), &cnt, &err);
 	if (!out)
-		return -EBADMSG;
+		return err;
 	for (i = 0; i < cnt; i++) {
 		if (trace_codec_get_u32(&c, &out[i].id) ||
 		    trace_codec_get_u32(&c, &out[i].nframes) ||
@@ -207,17 +219,10 @@ int trace_codec_decode_samples(const void *p, size_t len,
 
 	*v = NULL;
 	*n = 0;
-	trace_codec_cur_init(&c, p, len);
-	if (trace_codec_get_count(&c, MIN_SAMPLE, &cnt))
-		return -EBADMSG;
-	err = trace_codec_arena_reset(a, cnt * sizeof(*out) +
-						 TRACE_CODEC_ARENA_SLACK);
-	if (err)
-		return err;
-	out = trace_codec_arena_alloc(a, cnt * sizeof(*out) + 1,
-				      _Alignof(struct trace_sample));
+	out = batch_begin(&c, p, len, a, MIN_SAMPLE, sizeof(*out),
+			  _Alignof(struct trace_sample), 0, &cnt, &err);
 	if (!out)
-		return -EBADMSG;
+		return err;
 	for (i = 0; i < cnt; i++) {
 		struct trace_sample *s = &out[i];
 

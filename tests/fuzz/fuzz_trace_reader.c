@@ -92,6 +92,22 @@ static size_t fz_touch(const struct trace_chunk *c)
 	case LOUPE_CHUNK_END:
 		acc += c->end.reason;
 		break;
+	case LOUPE_CHUNK_FRAMES:
+		for (i = 0; i < c->frames.n; i++)
+			acc += c->frames.v[i].function_id + c->frames.v[i].line;
+		break;
+	case LOUPE_CHUNK_STACKS:
+		for (i = 0; i < c->stacks.n; i++)
+			for (j = 0; j < c->stacks.v[i].nframes; j++)
+				acc += c->stacks.v[i].frames[j];
+		break;
+	case LOUPE_CHUNK_SAMPLES:
+		for (i = 0; i < c->samples.n; i++)
+			acc += c->samples.v[i].count + c->samples.v[i].kind;
+		break;
+	case LOUPE_CHUNK_COUNTERS:
+		acc += c->counters.present + c->counters.v[0];
+		break;
 	}
 	return acc;
 }
