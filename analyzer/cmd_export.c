@@ -72,7 +72,8 @@ static int export_folded(FILE *f, const struct trace_summary *s, bool offcpu,
 			&p->stacks[smp->stack_id] : NULL;
 		bool first = true;
 
-		if ((smp->kind == TRACE_SAMPLE_CPU) == offcpu)
+		if ((smp->kind == TRACE_SAMPLE_CPU) == offcpu ||
+		    smp->kind > TRACE_SAMPLE_OFFCPU_RUNQ)
 			continue;
 		if (by_stage) {
 			fprintf(f, "%s;%s",

@@ -12,13 +12,14 @@
 
 #include "analyzer/cpu_report.h"
 #include "analyzer/json.h"
+#include "analyzer/mem_report.h"
 #include "analyzer/summary.h"
 #include "analyzer/units.h"
 #include "commands.h"
 #include "log.h"
 
 const char report_help[] =
-	"usage: loupe report [--json] [--cpu] [--func PATTERN] FILE\n"
+	"usage: loupe report [--json] [--cpu] [--func PATTERN] [--mem] FILE\n"
 	"\n"
 	"Summarises a trace recorded by 'loupe record': for every model and\n"
 	"stage the count, mean, p50, p90, p99, p99.9 and max latency (stage\n"
@@ -33,6 +34,9 @@ const char report_help[] =
 	"              also the share of each stage's CPU time spent under\n"
 	"              frames whose function matches PATTERN (glob, or a\n"
 	"              substring): per-operator time with no extra probe\n"
+	"  --mem       add the memory profile (record --mem): outstanding\n"
+	"              sampled heap bytes per allocation site, and leaks: sites\n"
+	"              whose outstanding bytes keep growing with requests\n"
 	"  -h, --help  this help\n"
 	"\n"
 	"A damaged file (cut short, e.g. by SIGKILL of the recorder, or\n"
@@ -229,7 +233,7 @@ static void json_hist_fields(const struct hist *h)
 }
 
 static void print_json(const char *path, const struct trace_summary *s,
-		       bool cpu, const char *func)
+		       bool cpu, const char *func, bool mem)
 {
 	__u64 dur = summary_duration_ns(s);
 	size_t i, n;
@@ -303,6 +307,11 @@ static void print_json(const char *path, const struct trace_summary *s,
 		cpu_report_json(stdout, s, func);
 		printf(",\n");
 	}
+	if (mem) {
+		printf("  ");
+		mem_report_json(stdout, s);
+		printf(",\n");
+	}
 	printf("  \"recovery\": {\"complete\": %s, \"ended_cleanly\": %s, "
 	       "\"chunks\": %llu, \"bytes_recovered\": %llu, \"file_size\": %llu, "
 	       "\"chunks_bad\": %llu, \"bytes_skipped\": %llu, "
@@ -325,12 +334,13 @@ int cmd_report(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "cpu", no_argument, NULL, 'c' },
 		{ "func", required_argument, NULL, 'f' },
+		{ "mem", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct trace_summary s;
 	const char *path;
-	bool json = false, cpu = false;
+	bool json = false, cpu = false, mem = false;
 	const char *func = NULL;
 	int opt, err;
 
@@ -347,6 +357,9 @@ int cmd_report(int argc, char **argv)
 		case 'f':
 			func = optarg;
 			cpu = true;
+			break;
+		case 'm':
+			mem = true;
 			break;
 		case 'h':
 			fputs(report_help, stdout);
@@ -386,7 +399,7 @@ int cmd_report(int argc, char **argv)
 	if (s.nentries)	/* qsort(NULL, 0) is undefined */
 		qsort(s.entries, s.nentries, sizeof(*s.entries), entry_cmp);
 	if (json) {
-		print_json(path, &s, cpu, func);
+		print_json(path, &s, cpu, func, mem);
 	} else {
 		print_text_header(path, &s);
 		print_models(&s);
@@ -395,6 +408,8 @@ int cmd_report(int argc, char **argv)
 		print_throughput(&s);
 		if (cpu)
 			cpu_report_text(stdout, &s, func);
+		if (mem)
+			mem_report_text(stdout, &s);
 	}
 	err = file_is_whole(&s) ? 0 : 1;
 	if (err)

@@ -105,10 +105,13 @@ static int cpu_view_build(struct cpu_view *v, const struct trace_summary *s,
 	profile_for_each_sample(p, smp) {
 		const struct profile_stack *st =
 			smp->stack_id < p->nstacks ? &p->stacks[smp->stack_id] : NULL;
-		struct stage_row *row = stage_row(v, smp->model_id, smp->stage_id);
+		struct stage_row *row;
 		__u32 i, j, nseen = 0;
 		bool matched = false;
 
+		if (smp->kind > TRACE_SAMPLE_OFFCPU_RUNQ)	/* memory */
+			continue;
+		row = stage_row(v, smp->model_id, smp->stage_id);
 		if (!row)
 			return -1;
 		row->ns[smp->kind] += smp->value_ns;

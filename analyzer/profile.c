@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/array.h"
 #include "analyzer/profile.h"
 
 #define MAX_IDS (1u << 24)	/* ids are dense; refuse absurd ones */
@@ -21,6 +22,11 @@ void profile_release(struct profile *p)
 	free(p->stacks);
 	free(p->frames);
 	free(p->samples);
+	for (i = 0; i < p->nmem; i++) {
+		free(p->mem[i].alloc);
+		free(p->mem[i].freed);
+	}
+	free(p->mem);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -128,6 +134,50 @@ static int rehash(struct profile *p)
 	return 0;
 }
 
+/* Memory samples also keep their window: leak detection needs the series. */
+static int add_mem(struct profile *p, const struct trace_sample *s)
+{
+	struct mem_site *m = NULL;
+	size_t i, want;
+
+	if (s->window >= (1u << 24))
+		return 0;
+	for (i = 0; i < p->nmem; i++)
+		if (p->mem[i].stack_id == s->stack_id)
+			m = &p->mem[i];
+	if (!m) {
+		if (array_grow((void **)&p->mem, &p->mem_cap, p->nmem + 1,
+			       sizeof(*p->mem)))
+			return -ENOMEM;
+		m = &p->mem[p->nmem++];
+		memset(m, 0, sizeof(*m));
+		m->stack_id = s->stack_id;
+	}
+	if (s->window >= m->nwin) {
+		double *a, *f;
+
+		want = s->window + 64;
+		a = realloc(m->alloc, want * sizeof(*a));
+		if (a)
+			m->alloc = a;
+		f = realloc(m->freed, want * sizeof(*f));
+		if (f)
+			m->freed = f;
+		if (!a || !f)
+			return -ENOMEM;
+		memset(m->alloc + m->nwin, 0, (want - m->nwin) * sizeof(*a));
+		memset(m->freed + m->nwin, 0, (want - m->nwin) * sizeof(*f));
+		m->nwin = want;
+	}
+	if (s->kind == TRACE_SAMPLE_MEM_ALLOC) {
+		m->alloc[s->window] += s->value_ns;
+		m->objects += s->count;
+	} else {
+		m->freed[s->window] += s->value_ns;
+	}
+	return 0;
+}
+
 int profile_add_samples(struct profile *p, const struct trace_sample *v, size_t n)
 {
 	struct profile_sample *e;
@@ -136,6 +186,8 @@ int profile_add_samples(struct profile *p, const struct trace_sample *v, size_t 
 	for (i = 0; i < n; i++) {
 		if (!v[i].count && !v[i].value_ns)
 			continue;
+		if (v[i].kind >= TRACE_SAMPLE_MEM_ALLOC && add_mem(p, &v[i]))
+			return -ENOMEM;
 		if ((p->nsamples + 1) * 2 > p->cap && rehash(p))
 			return -ENOMEM;
 		for (j = sample_hash(&v[i], p->cap);; j = (j + 1) & (p->cap - 1)) {

@@ -23,6 +23,15 @@ struct profile_stack {
 	__u32 *frames;		/* frame ids, leaf first; NULL if never seen */
 };
 
+/* One allocation site (stack) of a memory profile, per window. */
+struct mem_site {
+	__u32 stack_id;
+	size_t nwin;		/* windows 0 .. nwin-1 */
+	double *alloc;		/* estimated bytes allocated in the window */
+	double *freed;		/* of this site's allocations, freed in it */
+	__u64 objects;		/* sampled allocations in all */
+};
+
 struct profile {
 	struct trace_frame *frames;	/* by id; function_id TRACE_NO_ID if unseen */
 	size_t nframes;
@@ -32,6 +41,8 @@ struct profile {
 	size_t nsamples, cap;
 	__u64 total_ns[TRACE_SAMPLE_NKINDS];
 	__u64 total_count[TRACE_SAMPLE_NKINDS];
+	struct mem_site *mem;		/* by first appearance */
+	size_t nmem, mem_cap;
 	struct trace_counters counters;	/* summed over windows */
 	__u64 counter_windows;
 };

@@ -54,6 +54,9 @@ const char record_help[] =
 	"                       executable lacks frame pointers)\n"
 	"  --no-offcpu          no off-CPU (blocked / run-queue) time\n"
 	"  --no-counters        no perf counters\n"
+	"  --mem                sampled heap allocations by allocation stack, for\n"
+	"                       'report --mem' (leaks): the target must run with\n"
+	"                       LD_PRELOAD=libloupe-alloc.so (collector/shim/)\n"
 	"  --probe BINARY:SYMBOL\n"
 	"                       exact latency histogram of a function, by\n"
 	"                       uprobe + uretprobe (repeatable; BINARY is a path\n"
@@ -78,6 +81,7 @@ struct record_env {
 	int callgraph;
 	char *probes[16];
 	int nprobes;
+	bool mem;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -236,6 +240,7 @@ static int parse_args(int argc, char **argv, struct record_env *env)
 		{ "no-counters", no_argument, NULL, 'K' },
 		{ "call-graph", required_argument, NULL, 'G' },
 		{ "probe", required_argument, NULL, 'P' },
+		{ "mem", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -307,6 +312,9 @@ static int parse_args(int argc, char **argv, struct record_env *env)
 				       optarg);
 				return 2;
 			}
+			break;
+		case 'M':
+			env->mem = true;
 			break;
 		case 'P':
 			if (env->nprobes == 16) {
@@ -597,6 +605,7 @@ int cmd_record(int argc, char **argv)
 		exe[n > 0 ? n : 0] = 0;
 	}
 	copts.exe = exe;
+	copts.mem = env.mem;
 	copts.probes = env.probes;
 	copts.nprobes = env.nprobes;
 	c = collector_new(&copts);
@@ -677,6 +686,8 @@ int cmd_record(int argc, char **argv)
 		s.requests ? (double)s.traps / s.requests : 0.0);
 	if (env.nprobes)
 		report_probe_cost(&s, (now_ns() - start_ns) / 1e9);
+	if (env.mem && !s.mem_objects)
+		pr_warn("record: --mem: no libloupe-alloc.so in the target, no allocations recorded (run it with LD_PRELOAD=.../libloupe-alloc.so)");
 	ret = 0;
 cleanup:
 	if (gate >= 0)

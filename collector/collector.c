@@ -27,6 +27,7 @@
 struct attached {
 	dev_t dev;
 	ino_t ino;
+	char *path;
 };
 
 struct collector {
@@ -38,6 +39,7 @@ struct collector {
 	struct cpu_profile *prof;
 	struct counters *ctrs;
 	struct funclat *flat;
+	unsigned int mem_objects;
 	const char *bad_probe;
 	__u64 task_clock_ns;
 	struct bpf_link **links;
@@ -222,6 +224,7 @@ int collector_start(struct collector *c)
 	struct cpu_profile_opts po = { 0 };
 	__u64 start = mono_ns();
 	char hz[16];
+	size_t i;
 	int err = write_meta(c, start);
 
 	if (err)
@@ -229,16 +232,23 @@ int collector_start(struct collector *c)
 	c->agg = aggregate_new(c->w, start, c->o.window_ns, resolve_name, c);
 	if (!c->agg)
 		return -ENOMEM;
-	if (c->o.cpu_hz > 0 || c->o.offcpu) {
+	if (c->o.cpu_hz > 0 || c->o.offcpu || c->o.mem) {
 		po.pid = c->o.pid;
 		po.hz = c->o.cpu_hz;
 		po.offcpu = c->o.offcpu;
 		po.mode = c->o.callgraph;
 		po.exe = c->o.exe;
 		po.thread_ctx_fd = bpf_map__fd(c->skel->maps.thread_ctx);
+		po.mem = c->o.mem;
 		c->prof = cpu_profile_new(&po, c->agg);
 		if (!c->prof)
 			return -errno;
+		for (i = 0; c->o.mem && i < c->nobjs; i++) {
+			err = cpu_profile_attach_mem(c->prof, c->objs[i].path);
+			if (err < 0)
+				return err;
+			c->mem_objects += err > 0;
+		}
 		/* How the profile was taken, for the report ("@" = loupe's). */
 		snprintf(hz, sizeof(hz), "%d", c->o.cpu_hz);
 		err = aggregate_config(c->agg, start, "@cpu.hz", hz);
@@ -326,7 +336,18 @@ int collector_attach_object(struct collector *c, const char *path)
 		return err;
 	c->objs[c->nobjs].dev = st.st_dev;
 	c->objs[c->nobjs].ino = st.st_ino;
+	c->objs[c->nobjs].path = strdup(path);
+	if (!c->objs[c->nobjs].path)
+		return -ENOMEM;
 	c->nobjs++;
+	/* Before collector_start the profile does not exist yet: it then
+	 * attaches the allocation probes of every object known so far. */
+	if (c->o.mem && c->prof) {
+		err = cpu_profile_attach_mem(c->prof, path);
+		if (err < 0)
+			return err;
+		c->mem_objects += err > 0;
+	}
 	pr_debug("record: attached %d probe sites in %s", n, path);
 	return 1;
 }
@@ -450,6 +471,7 @@ void collector_summary(const struct collector *c, struct collector_summary *s)
 	s->last_window_requests = st.last_window_requests;
 	s->last_window_p99_ns = st.last_window_p99_ns;
 	s->objects = c->nobjs;
+	s->mem_objects = c->mem_objects;
 	if (c->prof)
 		cpu_profile_stats(c->prof, &s->cpu_samples, &s->cpu_lost);
 	if (c->flat)
@@ -467,6 +489,8 @@ void collector_free(struct collector *c)
 	while (c->nlinks)
 		bpf_link__destroy(c->links[--c->nlinks]);
 	free(c->links);
+	while (c->nobjs)
+		free(c->objs[--c->nobjs].path);
 	free(c->objs);
 	cpu_profile_free(c->prof);
 	funclat_free(c->flat);

@@ -25,6 +25,7 @@ struct collector_opts {
 	bool counters;		/* perf counters */
 	int callgraph;		/* enum callgraph_mode */
 	const char *exe;	/* target executable (callgraph auto) */
+	bool mem;		/* sampled allocations (libloupe-alloc.so) */
 	char **probes;		/* --probe BINARY:SYMBOL specs */
 	int nprobes;
 };
@@ -44,6 +45,7 @@ struct collector_summary {
 	__u64 probe_calls;	/* --probe: calls measured */
 	double probe_ns_per_call; /* --probe: calibrated cost of one call */
 	unsigned int objects;	/* objects whose probes are attached */
+	unsigned int mem_objects; /* of which with allocation probes */
 };
 
 struct collector;

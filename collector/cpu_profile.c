@@ -18,6 +18,7 @@
 #include "analyzer/array.h"
 #include "collector/bpf_util.h"
 #include "offcpu.skel.h"
+#include "mem.skel.h"
 #include "collector/aggregate.h"
 #include "collector/cpu_profile.h"
 #include "collector/symbolize.h"
@@ -38,6 +39,7 @@ struct cpu_profile {
 	struct aggregate *agg;
 	struct cpu_bpf *cpu;
 	struct offcpu_bpf *off;
+	struct mem_bpf *mem;
 	struct bpf_link **links;
 	size_t nlinks;
 	int *perf_fds;
@@ -310,20 +312,19 @@ static int ensure_readers(struct cpu_profile *p)
 	return 0;
 }
 
-/* Has the target exec()ed the program we expect (launch mode)? */
+/* Has a launched target exec()ed yet?  Before, it is a copy of us. */
 static bool target_ready(struct cpu_profile *p)
 {
-	char link[64], path[4096];
-	ssize_t n;
+	char link[64], path[4096], self[4096];
+	ssize_t n, m;
 
-	if (!p->o.exe || !p->o.exe[0])
-		return true;
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->o.pid);
 	n = readlink(link, path, sizeof(path) - 1);
-	if (n <= 0)
+	m = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0 || m <= 0)
 		return false;
-	path[n] = 0;
-	return !strcmp(path, p->o.exe);
+	path[n] = self[m] = 0;
+	return strcmp(path, self) != 0;
 }
 
 int cpu_profile_poll(struct cpu_profile *p)
@@ -378,6 +379,10 @@ static int drain_counts(struct cpu_profile *p)
 		if (!err)
 			err = pending_add(p, stack, keys[i].model, keys[i].stage,
 					  keys[i].kind, val.count, val.value_ns);
+		/* A live allocation keeps its stack id until its free:
+		 * those slots stay (allocation sites are few). */
+		if (keys[i].kind >= PROF_MEM_ALLOC)
+			continue;
 		if (keys[i].kernel_stack_id >= 0)
 			u64map_put(used, keys[i].kernel_stack_id, 0);
 		if (keys[i].user_stack_id >= 0)
@@ -620,11 +625,64 @@ struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
 		}
 		p->links[p->nlinks++] = l;
 	}
+	if (o->mem) {
+		p->mem = mem_bpf__open();
+		if (!p->mem) {
+			err = -errno;
+			goto fail;
+		}
+		p->mem->rodata->target_tgid = o->pid;
+		err = bpf_map__reuse_fd(p->mem->maps.thread_ctx, o->thread_ctx_fd);
+		if (!err)
+			err = bpf_map__reuse_fd(p->mem->maps.stacks,
+						bpf_map__fd(p->cpu->maps.stacks));
+		if (!err)
+			err = bpf_map__reuse_fd(p->mem->maps.prof_counts,
+						bpf_map__fd(p->cpu->maps.prof_counts));
+		if (!err)
+			err = bpf_map__reuse_fd(p->mem->maps.prof_drops,
+						bpf_map__fd(p->cpu->maps.prof_drops));
+		if (!err)
+			err = mem_bpf__load(p->mem);
+		if (err)
+			goto fail;
+	}
 	return p;
 fail:
 	cpu_profile_free(p);
 	errno = err < 0 ? -err : EINVAL;
 	return NULL;
+}
+
+int cpu_profile_attach_mem(struct cpu_profile *p, const char *path)
+{
+	struct bpf_program *progs[2];
+	static const char *const names[2] = { "alloc", "free" };
+	struct bpf_link *l, **nv;
+	int i, n = 0;
+
+	if (!p->mem)
+		return -EINVAL;
+	progs[0] = p->mem->progs.on_alloc;
+	progs[1] = p->mem->progs.on_free;
+	for (i = 0; i < 2; i++) {
+		l = bpf_program__attach_usdt(progs[i], p->o.pid, path, "loupe",
+					     names[i], NULL);
+		if (!l) {
+			if (errno == ENOENT)	/* not the allocation shim */
+				continue;
+			return -errno;
+		}
+		nv = realloc(p->links, (p->nlinks + 1) * sizeof(*nv));
+		if (!nv) {
+			bpf_link__destroy(l);
+			return -ENOMEM;
+		}
+		p->links = nv;
+		p->links[p->nlinks++] = l;
+		n++;
+	}
+	return n;
 }
 
 void cpu_profile_stats(const struct cpu_profile *p, __u64 *samples,
@@ -653,6 +711,7 @@ void cpu_profile_free(struct cpu_profile *p)
 	free(p->perf_fds);
 	ring_buffer__free(p->dwarf_rb);
 	offcpu_bpf__destroy(p->off);
+	mem_bpf__destroy(p->mem);
 	cpu_bpf__destroy(p->cpu);
 	symbolizer_free(p->sym);
 	unwinder_free(p->unw);

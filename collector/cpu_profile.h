@@ -26,6 +26,7 @@ struct cpu_profile_opts {
 	enum callgraph_mode mode;
 	const char *exe;	/* target executable, for CALLGRAPH_AUTO */
 	int thread_ctx_fd;	/* latency.bpf.c's tid -> context map */
+	bool mem;		/* sampled allocations (libloupe-alloc.so) */
 };
 
 struct cpu_profile;
@@ -34,6 +35,10 @@ struct cpu_profile;
  * events are unavailable and it falls back to cpu-clock. */
 struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
 				    struct aggregate *agg);
+/* Attaches the allocation probes of the ELF file PATH (libloupe-alloc.so,
+ * or a program linking it) for the target.  Returns how many probes were
+ * attached (0: none there), or -errno.  Needs opts.mem. */
+int cpu_profile_attach_mem(struct cpu_profile *p, const char *path);
 /* DWARF mode: unwinds the samples waiting in the ring buffer.  0/-errno. */
 int cpu_profile_poll(struct cpu_profile *p);
 /* Window hook (agg_window_hook): reads and clears the kernel's counts and

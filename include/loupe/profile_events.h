@@ -10,6 +10,8 @@ enum prof_kind {
 	PROF_CPU = 0,		/* == TRACE_SAMPLE_CPU */
 	PROF_OFFCPU_BLOCKED = 1,
 	PROF_OFFCPU_RUNQ = 2,
+	PROF_MEM_ALLOC = 3,	/* == TRACE_SAMPLE_MEM_ALLOC */
+	PROF_MEM_FREE = 4,
 };
 
 struct prof_key {

@@ -169,6 +169,10 @@ enum trace_sample_kind {
 	TRACE_SAMPLE_CPU = 0,		/* on-CPU, sampled */
 	TRACE_SAMPLE_OFFCPU_BLOCKED = 1, /* asleep: futex, I/O, sleep */
 	TRACE_SAMPLE_OFFCPU_RUNQ = 2,	/* runnable, waiting for a CPU */
+	/* Memory (record --mem, libloupe-alloc.so): count = sampled objects,
+	 * value_ns = estimated bytes they stand for, per allocation stack. */
+	TRACE_SAMPLE_MEM_ALLOC = 3,	/* allocated in the window */
+	TRACE_SAMPLE_MEM_FREE = 4,	/* of those allocations, freed in it */
 	TRACE_SAMPLE_NKINDS
 };
 

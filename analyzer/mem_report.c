@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT
+/*
+ * 'loupe report --mem': outstanding sampled heap bytes per allocation site,
+ * and leaks.  A leak is a site whose outstanding bytes keep growing with
+ * the requests served: a least-squares fit of outstanding bytes against
+ * cumulative requests (against time when nothing is instrumented) over the
+ * windows after warm-up, significant (t > 5) over all of them and still
+ * significant (t > 3) over the second half, so a cache that warms up and
+ * then plateaus is not one.  Allocations made before loupe attached were
+ * never counted, so they cannot look like leaks.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer/json.h"
+#include "analyzer/mem_report.h"
+#include "analyzer/units.h"
+
+#define TOP_SITES 8
+#define WARMUP_WINDOWS 2
+#define MIN_JUDGED 6	/* windows after warm-up needed to call a leak */
+
+struct site_view {
+	const struct mem_site *m;
+	__u32 frame;		/* first frame that is not the allocator */
+	double outstanding, allocated;
+	double slope, t, t_late;	/* bytes per x, its t statistics */
+	double per_second;
+	bool leak;
+};
+
+/* OLS slope of y on x over [from, to) and its t statistic. */
+static void fit(const double *x, const double *y, size_t from, size_t to,
+		double *slope, double *t)
+{
+	double n = to - from, mx = 0, my = 0, sxx = 0, sxy = 0, sse = 0, e, se;
+	size_t i;
+
+	*slope = *t = 0;
+	if (n < 3)
+		return;
+	for (i = from; i < to; i++) {
+		mx += x[i];
+		my += y[i];
+	}
+	mx /= n;
+	my /= n;
+	for (i = from; i < to; i++) {
+		sxx += (x[i] - mx) * (x[i] - mx);
+		sxy += (x[i] - mx) * (y[i] - my);
+	}
+	if (sxx <= 0)
+		return;
+	*slope = sxy / sxx;
+	for (i = from; i < to; i++) {
+		e = y[i] - my - *slope * (x[i] - mx);
+		sse += e * e;
+	}
+	se = sqrt(sse / (n - 2) / sxx);
+	/* A perfectly straight line: as significant as it gets. */
+	*t = se > 0 ? *slope / se : (*slope > 0 ? 1e9 : 0);
+}
+
+static bool is_allocator(const struct trace_summary *s, const struct trace_frame *f)
+{
+	static const char *const names[] = {
+		"malloc", "calloc", "realloc", "free", "posix_memalign",
+		"aligned_alloc", "memalign", "valloc", "pvalloc", "reallocarray",
+		"operator new", "operator new[]",
+	};
+	const char *fn = f->function_id == TRACE_NO_ID ? "" :
+			 summary_name(s, f->function_id);
+	const char *mod = f->module_id == TRACE_NO_ID ? "" :
+			  summary_name(s, f->module_id);
+	size_t i;
+
+	if (strstr(mod, "libloupe-alloc") || !strncmp(fn, "loupe_", 6))
+		return true;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(fn, names[i], strlen(names[i])) &&
+		    (!fn[strlen(names[i])] || fn[strlen(names[i])] == '('))
+			return true;
+	return false;
+}
+
+static __u32 site_frame(const struct trace_summary *s, __u32 stack_id)
+{
+	const struct profile *p = &s->prof;
+	const struct profile_stack *st =
+		stack_id < p->nstacks ? &p->stacks[stack_id] : NULL;
+	__u32 i;
+
+	if (!st || !st->frames)
+		return TRACE_NO_ID;
+	for (i = 0; i < st->nframes; i++)
+		if (st->frames[i] < p->nframes &&
+		    !is_allocator(s, &p->frames[st->frames[i]]))
+			return st->frames[i];
+	return st->nframes ? st->frames[0] : TRACE_NO_ID;
+}
+
+/* Per window index: cumulative requests and end time (seconds). */
+static size_t window_axes(const struct trace_summary *s, double **req,
+			  double **secs)
+{
+	size_t n = 0, i;
+	double acc = 0;
+
+	for (i = 0; i < s->nwindows; i++)
+		if (s->windows[i].index + 1 > n)
+			n = s->windows[i].index + 1;
+	*req = calloc(n + 1, sizeof(double));
+	*secs = calloc(n + 1, sizeof(double));
+	if (!*req || !*secs)
+		return 0;
+	for (i = 0; i < s->nwindows; i++) {
+		(*req)[s->windows[i].index] = s->windows[i].requests;
+		(*secs)[s->windows[i].index] =
+			(s->windows[i].end_ns - s->meta.start_mono_ns) / 1e9;
+	}
+	for (i = 0; i < n; i++) {
+		acc += (*req)[i];
+		(*req)[i] = acc;
+	}
+	return n;
+}
+
+static void analyze_site(const struct trace_summary *s, const struct mem_site *m,
+			 const double *req, const double *secs, size_t nw,
+			 struct site_view *v)
+{
+	double *out = calloc(nw + 1, sizeof(double)), acc = 0, dt;
+	const double *x = req[nw - 1] > 0 ? req : secs;
+	size_t i, from = WARMUP_WINDOWS < nw ? WARMUP_WINDOWS : 0;
+
+	memset(v, 0, sizeof(*v));
+	v->m = m;
+	v->frame = site_frame(s, m->stack_id);
+	if (!out)
+		return;
+	for (i = 0; i < nw; i++) {
+		if (i < m->nwin) {
+			acc += m->alloc[i] - m->freed[i];
+			v->allocated += m->alloc[i];
+		}
+		out[i] = acc;
+	}
+	v->outstanding = acc;
+	fit(x, out, from, nw, &v->slope, &v->t);
+	fit(x, out, from + (nw - from) / 2, nw, &dt, &v->t_late);
+	dt = secs[nw - 1] - secs[from];
+	v->per_second = dt > 0 ? (out[nw - 1] - out[from]) / dt : 0;
+	v->leak = nw >= from + MIN_JUDGED && v->slope > 0 && v->t > 5 &&
+		  v->t_late > 3 && out[nw - 1] - out[from] > 65536;
+	free(out);
+}
+
+static int by_outstanding(const void *a, const void *b)
+{
+	const struct site_view *x = a, *y = b;
+
+	return (x->outstanding < y->outstanding) - (x->outstanding > y->outstanding);
+}
+
+/* Folds every site; the caller frees the array.  *NW: windows. */
+static struct site_view *build(const struct trace_summary *s, size_t *nw,
+			       bool *per_request)
+{
+	const struct profile *p = &s->prof;
+	struct site_view *v;
+	double *req = NULL, *secs = NULL;
+	size_t i;
+
+	*nw = window_axes(s, &req, &secs);
+	v = calloc(p->nmem + 1, sizeof(*v));
+	if (!v || *nw < 2) {
+		free(req);
+		free(secs);
+		free(v);
+		return NULL;
+	}
+	*per_request = req[*nw - 1] > 0;
+	for (i = 0; i < p->nmem; i++)
+		analyze_site(s, &p->mem[i], req, secs, *nw, &v[i]);
+	if (p->nmem)
+		qsort(v, p->nmem, sizeof(*v), by_outstanding);
+	free(req);
+	free(secs);
+	return v;
+}
+
+static const char *frame_fn(const struct trace_summary *s, __u32 frame)
+{
+	const struct trace_frame *f =
+		frame < s->prof.nframes ? &s->prof.frames[frame] : NULL;
+
+	return f && f->function_id != TRACE_NO_ID ?
+		       summary_name(s, f->function_id) : "[unknown]";
+}
+
+static const struct trace_frame *frame_at(const struct trace_summary *s,
+					  __u32 frame)
+{
+	return frame < s->prof.nframes ? &s->prof.frames[frame] : NULL;
+}
+
+static void print_where(FILE *f, const struct trace_summary *s, __u32 frame)
+{
+	const struct trace_frame *fr = frame_at(s, frame);
+	const char *file, *b;
+
+	if (!fr || fr->file_id == TRACE_NO_ID)
+		return;
+	file = summary_name(s, fr->file_id);
+	b = strrchr(file, '/');
+	fprintf(f, " %s:%u", b ? b + 1 : file, fr->line);
+}
+
+void mem_report_text(FILE *f, const struct trace_summary *s)
+{
+	const struct profile *p = &s->prof;
+	struct site_view *v;
+	char a[16], b[16];
+	bool per_req;
+	size_t nw, i, leaks = 0;
+
+	fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so): %zu sites\n",
+		p->nmem);
+	if (!p->nmem) {
+		fprintf(f, "(none: record with --mem, the target under LD_PRELOAD=libloupe-alloc.so)\n");
+		return;
+	}
+	v = build(s, &nw, &per_req);
+	if (!v) {
+		fprintf(f, "(too few windows to judge)\n");
+		return;
+	}
+	fprintf(f, "%12s %12s  %s\n", "OUTSTANDING", "ALLOCATED", "ALLOCATION SITE");
+	for (i = 0; i < p->nmem && i < TOP_SITES; i++) {
+		fprintf(f, "%12s %12s  %.50s",
+			units_bytes(a, sizeof(a), (__u64)(v[i].outstanding > 0 ? v[i].outstanding : 0)),
+			units_bytes(b, sizeof(b), (__u64)v[i].allocated),
+			frame_fn(s, v[i].frame));
+		print_where(f, s, v[i].frame);
+		fputc('\n', f);
+	}
+	for (i = 0; i < p->nmem; i++) {
+		if (!v[i].leak)
+			continue;
+		if (!leaks++)
+			fprintf(f, "\nLEAKS (outstanding bytes grow with %s, after warm-up)\n",
+				per_req ? "requests served" : "time");
+		fprintf(f, "  %s", frame_fn(s, v[i].frame));
+		print_where(f, s, v[i].frame);
+		fprintf(f, ": ");
+		if (per_req)
+			fprintf(f, "%s per request, ",
+				units_bytes(a, sizeof(a), (__u64)v[i].slope));
+		fprintf(f, "%s/s (t = %.1f over %zu windows)\n",
+			units_bytes(b, sizeof(b), (__u64)(v[i].per_second > 0 ? v[i].per_second : 0)),
+			v[i].t > 1e6 ? 1e6 : v[i].t, nw);
+	}
+	if (!leaks && nw < WARMUP_WINDOWS + MIN_JUDGED)
+		fprintf(f, "\nleaks not judged: %zu windows, need %d (record longer)\n",
+			nw, WARMUP_WINDOWS + MIN_JUDGED);
+	else if (!leaks)
+		fprintf(f, "\nno leak: no site's outstanding bytes keep growing\n");
+	free(v);
+}
+
+void mem_report_json(FILE *f, const struct trace_summary *s)
+{
+	const struct profile *p = &s->prof;
+	const struct trace_frame *fr;
+	struct site_view *v = NULL;
+	bool per_req = false;
+	size_t nw = 0, i, n;
+
+	fprintf(f, "\"mem\": {\"sites\": [");
+	if (p->nmem)
+		v = build(s, &nw, &per_req);
+	for (i = 0; v && i < p->nmem; i++) {
+		fr = frame_at(s, v[i].frame);
+		fprintf(f, "%s\n      {\"function\": ", i ? "," : "");
+		json_str(f, frame_fn(s, v[i].frame));
+		fprintf(f, ", \"file\": ");
+		json_str(f, fr && fr->file_id != TRACE_NO_ID ? summary_name(s, fr->file_id) : NULL);
+		fprintf(f, ", \"line\": %u, \"outstanding_bytes\": %.0f, \"allocated_bytes\": %.0f, "
+			   "\"objects\": %llu, \"leak\": %s}",
+			fr ? fr->line : 0, v[i].outstanding, v[i].allocated,
+			(unsigned long long)v[i].m->objects, v[i].leak ? "true" : "false");
+	}
+	fprintf(f, "],\n    \"leaks\": [");
+	for (i = 0, n = 0; v && i < p->nmem; i++) {
+		if (!v[i].leak)
+			continue;
+		fr = frame_at(s, v[i].frame);
+		fprintf(f, "%s\n      {\"function\": ", n++ ? "," : "");
+		json_str(f, frame_fn(s, v[i].frame));
+		fprintf(f, ", \"file\": ");
+		json_str(f, fr && fr->file_id != TRACE_NO_ID ? summary_name(s, fr->file_id) : NULL);
+		fprintf(f, ", \"line\": %u, \"bytes_per_request\": %.0f, \"bytes_per_second\": %.0f, "
+			   "\"t\": %.1f, \"windows\": %zu}",
+			fr ? fr->line : 0, per_req ? v[i].slope : 0.0,
+			v[i].per_second, v[i].t > 1e6 ? 1e6 : v[i].t, nw);
+	}
+	fprintf(f, "]}");
+	free(v);
+}
