@@ -388,7 +388,8 @@ void cpu_report_json(FILE *f, const struct trace_summary *s,
 		"task_clock_ns", "ctx_switches_voluntary",
 		"ctx_switches_involuntary", "minor_faults", "major_faults",
 		"migrations", "cycles", "instructions", "cache_misses",
-		"branch_misses",
+		"branch_misses", "rss_anon_bytes", "rss_file_bytes",
+		"rss_shmem_bytes",
 	};
 	struct cpu_view v;
 	size_t i, n;

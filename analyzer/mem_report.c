@@ -217,6 +217,76 @@ static void print_where(FILE *f, const struct trace_summary *s, __u32 frame)
 	fprintf(f, " %s:%u", b ? b + 1 : file, fr->line);
 }
 
+/* RSS at the first and the last window, and the growth rate. */
+static void print_rss(FILE *f, const struct trace_summary *s)
+{
+	const struct profile *p = &s->prof;
+	char a[16], b[16], c[16], d[16], e[16], r[16];
+	double dt, first, last;
+	size_t i, step;
+
+	if (!p->nrss)
+		return;
+	first = p->rss[0].anon + p->rss[0].file + p->rss[0].shmem;
+	last = p->rss[p->nrss - 1].anon + p->rss[p->nrss - 1].file +
+	       p->rss[p->nrss - 1].shmem;
+	dt = (double)(p->rss[p->nrss - 1].window - p->rss[0].window) *
+	     s->meta.window_ns / 1e9;
+	fprintf(f, "\nRSS  %s -> %s (anon %s, file %s, shmem %s), %s%s/s\n",
+		units_bytes(a, sizeof(a), (__u64)first),
+		units_bytes(b, sizeof(b), (__u64)last),
+		units_bytes(c, sizeof(c), p->rss[p->nrss - 1].anon),
+		units_bytes(d, sizeof(d), p->rss[p->nrss - 1].file),
+		units_bytes(e, sizeof(e), p->rss[p->nrss - 1].shmem),
+		last >= first ? "+" : "-",
+		units_bytes(r, sizeof(r), (__u64)(dt > 0 ? fabs(last - first) / dt : 0)));
+	/* A timeline of at most 8 points. */
+	step = (p->nrss + 7) / 8;
+	fprintf(f, "     ");
+	for (i = 0; i < p->nrss; i += step)
+		fprintf(f, " %s", units_bytes(a, sizeof(a), p->rss[i].anon + p->rss[i].file +
+							       p->rss[i].shmem));
+	fputc('\n', f);
+}
+
+/* Sampled allocation bytes per model x stage (where the allocations run). */
+static void print_by_stage(FILE *f, const struct trace_summary *s)
+{
+	const struct profile *p = &s->prof;
+	const struct profile_sample *smp;
+	double secs = summary_duration_ns(s) / 1e9;
+	struct {
+		__u32 model, stage;
+		double bytes;
+	} row[16];
+	size_t n = 0, i;
+	char a[16];
+
+	profile_for_each_sample(p, smp) {
+		if (smp->kind != TRACE_SAMPLE_MEM_ALLOC)
+			continue;
+		for (i = 0; i < n; i++)
+			if (row[i].model == smp->model_id && row[i].stage == smp->stage_id)
+				break;
+		if (i == n) {
+			if (n == 16)
+				continue;
+			row[n].model = smp->model_id;
+			row[n].stage = smp->stage_id;
+			row[n++].bytes = 0;
+		}
+		row[i].bytes += smp->value_ns;
+	}
+	if (!n || secs <= 0)
+		return;
+	fprintf(f, "\n%-10s %-12s %14s\n", "MODEL", "STAGE", "ALLOCATED/S");
+	for (i = 0; i < n; i++)
+		fprintf(f, "%-10.10s %-12.12s %12s/s\n",
+			row[i].model == TRACE_NO_ID ? "(none)" : summary_name(s, row[i].model),
+			row[i].stage == TRACE_NO_ID ? "(none)" : summary_name(s, row[i].stage),
+			units_bytes(a, sizeof(a), (__u64)(row[i].bytes / secs)));
+}
+
 void mem_report_text(FILE *f, const struct trace_summary *s)
 {
 	const struct profile *p = &s->prof;
@@ -227,10 +297,13 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 
 	fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so): %zu sites\n",
 		p->nmem);
+	print_rss(f, s);
 	if (!p->nmem) {
-		fprintf(f, "(none: record with --mem, the target under LD_PRELOAD=libloupe-alloc.so)\n");
+		fprintf(f, "(no allocations: record with --mem, the target under LD_PRELOAD=libloupe-alloc.so)\n");
 		return;
 	}
+	print_by_stage(f, s);
+	fputc('\n', f);
 	v = build(s, &nw, &per_req);
 	if (!v) {
 		fprintf(f, "(too few windows to judge)\n");
@@ -305,6 +378,14 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 			fr ? fr->line : 0, per_req ? v[i].slope : 0.0,
 			v[i].per_second, v[i].t > 1e6 ? 1e6 : v[i].t, nw);
 	}
+	fprintf(f, "],\n    \"rss\": [");
+	for (i = 0; i < p->nrss; i++)
+		fprintf(f, "%s\n      {\"window\": %llu, \"anon_bytes\": %llu, \"file_bytes\": %llu, "
+			   "\"shmem_bytes\": %llu}", i ? "," : "",
+			(unsigned long long)p->rss[i].window,
+			(unsigned long long)p->rss[i].anon,
+			(unsigned long long)p->rss[i].file,
+			(unsigned long long)p->rss[i].shmem);
 	fprintf(f, "]}");
 	free(v);
 }

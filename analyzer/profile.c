@@ -27,6 +27,7 @@ void profile_release(struct profile *p)
 		free(p->mem[i].freed);
 	}
 	free(p->mem);
+	free(p->rss);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -218,7 +219,20 @@ void profile_add_counters(struct profile *p, const struct trace_counters *c)
 	unsigned int i;
 
 	p->counters.present |= c->present;
-	for (i = 0; i < TRACE_CTR_N; i++)
-		p->counters.v[i] += c->v[i];
+	for (i = 0; i < TRACE_CTR_N; i++) {
+		if (!TRACE_CTR_IS_GAUGE(i))
+			p->counters.v[i] += c->v[i];
+		else if (c->present & (1u << i))	/* the last reading */
+			p->counters.v[i] = c->v[i];
+	}
 	p->counter_windows++;
+	if (c->present & (1u << TRACE_CTR_RSS_ANON) &&
+	    !array_grow((void **)&p->rss, &p->rss_cap, p->nrss + 1,
+			sizeof(*p->rss))) {
+		p->rss[p->nrss].window = c->window;
+		p->rss[p->nrss].anon = c->v[TRACE_CTR_RSS_ANON];
+		p->rss[p->nrss].file = c->v[TRACE_CTR_RSS_FILE];
+		p->rss[p->nrss].shmem = c->v[TRACE_CTR_RSS_SHMEM];
+		p->nrss++;
+	}
 }

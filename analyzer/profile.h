@@ -43,7 +43,11 @@ struct profile {
 	__u64 total_count[TRACE_SAMPLE_NKINDS];
 	struct mem_site *mem;		/* by first appearance */
 	size_t nmem, mem_cap;
-	struct trace_counters counters;	/* summed over windows */
+	struct trace_counters counters;	/* summed over windows; gauges: last */
+	struct {
+		__u64 window, anon, file, shmem;
+	} *rss;				/* per window, when recorded */
+	size_t nrss, rss_cap;
 	__u64 counter_windows;
 };
 

@@ -183,6 +183,33 @@ static void read_ctx_switches(struct counters *c, __u64 *vol, __u64 *invol)
 	closedir(d);
 }
 
+/* RssAnon/RssFile/RssShmem of the process, in bytes; false once it is
+ * gone (a gauge of zero would read as the memory being freed). */
+static bool read_rss(struct counters *c, __u64 *v)
+{
+	static const char *const keys[3] = { "RssAnon:", "RssFile:", "RssShmem:" };
+	char path[64], line[128];
+	unsigned long long kb;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
+	bool found = false;
+
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < 3; i++)
+			if (!strncmp(line, keys[i], strlen(keys[i])) &&
+			    sscanf(line + strlen(keys[i]), "%llu", &kb) == 1) {
+				v[i] = kb * 1024;
+				found = true;
+			}
+	fclose(f);
+	return found;
+}
+
 int counters_read(struct counters *c, struct trace_counters *out)
 {
 	__u64 now[TRACE_CTR_N] = { 0 };
@@ -201,7 +228,14 @@ int counters_read(struct counters *c, struct trace_counters *out)
 			  &now[TRACE_CTR_CTX_INVOLUNTARY]);
 	out->present |= 1u << TRACE_CTR_CTX_VOLUNTARY |
 			1u << TRACE_CTR_CTX_INVOLUNTARY;
+	if (read_rss(c, &now[TRACE_CTR_RSS_ANON]))
+		out->present |= 1u << TRACE_CTR_RSS_ANON | 1u << TRACE_CTR_RSS_FILE |
+				1u << TRACE_CTR_RSS_SHMEM;
 	for (i = 0; i < TRACE_CTR_N; i++) {
+		if (TRACE_CTR_IS_GAUGE(i)) {
+			out->v[i] = now[i];
+			continue;
+		}
 		/* Threads exit and /proc sums shrink: never go negative. */
 		out->v[i] = now[i] > c->last[i] ? now[i] - c->last[i] : 0;
 		if (now[i] > c->last[i] || i == TRACE_CTR_CTX_VOLUNTARY ||

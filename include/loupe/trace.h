@@ -198,10 +198,16 @@ enum trace_counter {
 	TRACE_CTR_INSTRUCTIONS,
 	TRACE_CTR_CACHE_MISSES,
 	TRACE_CTR_BRANCH_MISSES,
+	/* Gauges, not deltas: resident memory at the window's end, bytes. */
+	TRACE_CTR_RSS_ANON,
+	TRACE_CTR_RSS_FILE,
+	TRACE_CTR_RSS_SHMEM,
 	TRACE_CTR_N
 };
 
-/* Whole-process counter deltas over one window. */
+#define TRACE_CTR_IS_GAUGE(i) ((i) >= TRACE_CTR_RSS_ANON)
+
+/* Whole-process counter deltas over one window (gauges: values at its end). */
 struct trace_counters {
 	__u64 window;
 	__u32 present;		   /* bit (1 << enum trace_counter) per counter read */

@@ -21,6 +21,10 @@ assert_eq "leaking function" "$(jqf '.mem.leaks[0].function' "$T/leak.json")" le
 assert_near "bytes per request" "$(jqf '.mem.leaks[0].bytes_per_request' "$T/leak.json")" "$leak_bytes" 0.20
 assert_eq "leaks" "$(jqf '.mem.leaks | length' "$T/leak.json")" 1
 "$LOUPE" report --mem "$T/leak.lpt" | grep -q "LEAKS" || fail "text report lacks the leak"
+# RSS per window: the leak (touched memory) shows as anon growth
+first=$(jqf '.mem.rss[0].anon_bytes' "$T/leak.json")
+last=$(jqf '.mem.rss[-1].anon_bytes' "$T/leak.json")
+[ "$last" -gt $((first + 10000000)) ] || fail "RSS anon did not grow: $first -> $last"
 
 note "baseline: no leak"
 "$LOUPE" record --mem --call-graph fp -d 10 -o "$T/base.lpt" -- env LD_PRELOAD="$SHIM" \
