@@ -20,10 +20,11 @@
 #include "log.h"
 
 const char export_help[] =
-	"usage: loupe export --format folded|pprof [--offcpu] [--by-stage]\n"
+	"usage: loupe export --format folded|pprof [--offcpu|--mem] [--by-stage]\n"
 	"                    [-o FILE] TRACE\n"
 	"\n"
-	"Writes the CPU profile recorded in TRACE to stdout or FILE.\n"
+	"Writes the CPU (or off-CPU, or heap) profile recorded in TRACE to\n"
+	"stdout or FILE.\n"
 	"\n"
 	"  --format folded  folded stacks for flamegraph.pl: root first,\n"
 	"                   frames joined by ';', then the sample count;\n"
@@ -35,6 +36,10 @@ const char export_help[] =
 	"  --offcpu         off-CPU time instead of on-CPU samples (folded:\n"
 	"                   value in microseconds; pprof: episodes and time,\n"
 	"                   labelled kind=blocked or kind=runq)\n"
+	"  --mem            the heap (record --mem): pprof with alloc_objects,\n"
+	"                   alloc_space, inuse_objects and inuse_space (bytes\n"
+	"                   estimated from the samples); folded: bytes still\n"
+	"                   allocated per allocation stack\n"
 	"  --by-stage       folded only: prefix each stack with its model and\n"
 	"                   stage, so the flame graph splits by stage first\n"
 	"  -o, --output FILE  write to FILE instead of stdout\n"
@@ -60,9 +65,10 @@ static void put_frame(FILE *f, const struct trace_summary *s, __u32 frame_id,
 		fputs("_[i]", f);
 }
 
-static int export_folded(FILE *f, const struct trace_summary *s, bool offcpu,
-			 bool by_stage)
+static int export_folded(FILE *f, const struct trace_summary *s,
+			 enum pprof_kind kind, bool by_stage)
 {
+	bool offcpu = kind == PPROF_OFFCPU;
 	const struct profile *p = &s->prof;
 	const struct profile_sample *smp;
 	int i;
@@ -72,9 +78,21 @@ static int export_folded(FILE *f, const struct trace_summary *s, bool offcpu,
 			&p->stacks[smp->stack_id] : NULL;
 		bool first = true;
 
-		if ((smp->kind == TRACE_SAMPLE_CPU) == offcpu ||
-		    smp->kind > TRACE_SAMPLE_OFFCPU_RUNQ)
+		__u64 value = smp->count, objs;
+
+		if (kind == PPROF_MEM) {
+			if (smp->kind != TRACE_SAMPLE_MEM_ALLOC)
+				continue;
+			/* Heap: bytes still allocated, per allocation stack. */
+			profile_inuse(p, smp, &objs, &value);
+			if (!value)
+				continue;
+		} else if ((smp->kind == TRACE_SAMPLE_CPU) == offcpu ||
+			   smp->kind > TRACE_SAMPLE_OFFCPU_RUNQ) {
 			continue;
+		} else if (offcpu) {
+			value = smp->value_ns / 1000;
+		}
 		if (by_stage) {
 			fprintf(f, "%s;%s",
 				smp->model_id == TRACE_NO_ID ? "[no request]" :
@@ -90,8 +108,7 @@ static int export_folded(FILE *f, const struct trace_summary *s, bool offcpu,
 			}
 		if (first)
 			fputs("[unknown]", f);
-		fprintf(f, " %llu\n", (unsigned long long)(offcpu ? smp->value_ns / 1000 :
-								      smp->count));
+		fprintf(f, " %llu\n", (unsigned long long)value);
 	}
 	errno = 0;
 	if (fflush(f) || ferror(f))
@@ -99,20 +116,22 @@ static int export_folded(FILE *f, const struct trace_summary *s, bool offcpu,
 	return 0;
 }
 
-enum { OPT_OFFCPU = 256, OPT_BY_STAGE };
+enum { OPT_OFFCPU = 256, OPT_BY_STAGE, OPT_MEM };
 
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "offcpu", no_argument, NULL, OPT_OFFCPU },
+		{ "mem", no_argument, NULL, OPT_MEM },
 		{ "by-stage", no_argument, NULL, OPT_BY_STAGE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *format = NULL, *path, *out_path = NULL;
-	bool offcpu = false, by_stage = false, pprof;
+	bool offcpu = false, by_stage = false, mem = false, pprof;
+	enum pprof_kind kind;
 	struct trace_summary s;
 	FILE *out = stdout;
 	bool regular = false;
@@ -128,6 +147,9 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'o':
 			out_path = optarg;
+			break;
+		case OPT_MEM:
+			mem = true;
 			break;
 		case OPT_OFFCPU:
 			offcpu = true;
@@ -187,8 +209,9 @@ int cmd_export(int argc, char **argv)
 	}
 	if (!s.prof.nsamples)
 		pr_warn("export: %s: no CPU samples in this trace", path);
-	err = pprof ? export_pprof(&s, offcpu, out) :
-		      export_folded(out, &s, offcpu, by_stage);
+	kind = mem ? PPROF_MEM : offcpu ? PPROF_OFFCPU : PPROF_CPU;
+	err = pprof ? export_pprof(&s, kind, out) :
+		      export_folded(out, &s, kind, by_stage);
 	if (out != stdout && fclose(out) && !err)
 		err = -errno;
 	if (err) {

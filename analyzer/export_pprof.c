@@ -91,6 +91,12 @@ enum {
 	STR_RUNQ,
 	STR_UNKNOWN,
 	STR_LOST,
+	STR_ALLOC_OBJECTS,
+	STR_ALLOC_SPACE,
+	STR_INUSE_OBJECTS,
+	STR_INUSE_SPACE,
+	STR_BYTES,
+	STR_SPACE,
 	STR_NFIXED
 };
 
@@ -108,6 +114,12 @@ static const char *const fixed_strs[STR_NFIXED] = {
 	[STR_BLOCKED] = "blocked",
 	[STR_RUNQ] = "runq",
 	[STR_UNKNOWN] = "[unknown]",
+	[STR_ALLOC_OBJECTS] = "alloc_objects",
+	[STR_ALLOC_SPACE] = "alloc_space",
+	[STR_INUSE_OBJECTS] = "inuse_objects",
+	[STR_INUSE_SPACE] = "inuse_space",
+	[STR_BYTES] = "bytes",
+	[STR_SPACE] = "space",
 	[STR_LOST] = "?",	/* a name the trace lost, as summary_name() says */
 };
 
@@ -626,14 +638,26 @@ static void put_sample(struct pprof *pp, struct pb *b, struct pb *msg,
 	for (i = 0; i < n && !pp->err; i++)
 		pb_varint(tmp, (__u64)pp->loc_ids[first + i] + 1);
 	pb_msg(msg, SAMPLE_LOCATION_ID, tmp);
-	pb_varint(tmp, smp->count);
-	pb_varint(tmp, smp->value_ns);
+	if (smp->kind == TRACE_SAMPLE_MEM_ALLOC) {
+		__u64 objs, bytes;
+
+		/* Heap profile values, pprof's order: alloc then inuse. */
+		profile_inuse(&pp->s->prof, smp, &objs, &bytes);
+		pb_varint(tmp, smp->count);
+		pb_varint(tmp, smp->value_ns);
+		pb_varint(tmp, objs);
+		pb_varint(tmp, bytes);
+	} else {
+		pb_varint(tmp, smp->count);
+		pb_varint(tmp, smp->value_ns);
+	}
 	pb_msg(msg, SAMPLE_VALUE, tmp);
 	if (smp->model_id != TRACE_NO_ID)
 		put_label(msg, tmp, STR_MODEL, pp_name(pp, smp->model_id, 0));
 	if (smp->stage_id != TRACE_NO_ID)
 		put_label(msg, tmp, STR_STAGE, pp_name(pp, smp->stage_id, 0));
-	if (smp->kind != TRACE_SAMPLE_CPU)
+	if (smp->kind == TRACE_SAMPLE_OFFCPU_BLOCKED ||
+	    smp->kind == TRACE_SAMPLE_OFFCPU_RUNQ)
 		put_label(msg, tmp, STR_KIND,
 			  smp->kind == TRACE_SAMPLE_OFFCPU_RUNQ ? STR_RUNQ : STR_BLOCKED);
 	pb_msg(b, PROFILE_SAMPLE, msg);
@@ -697,16 +721,24 @@ static const char *config_get(const struct trace_summary *s, const char *key)
 	return NULL;
 }
 
-static bool wanted(const struct profile_sample *smp, bool offcpu)
+static bool wanted(const struct profile_sample *smp, enum pprof_kind kind)
 {
-	if (!offcpu)
+	switch (kind) {
+	case PPROF_CPU:
 		return smp->kind == TRACE_SAMPLE_CPU;
-	return smp->kind == TRACE_SAMPLE_OFFCPU_BLOCKED ||
-	       smp->kind == TRACE_SAMPLE_OFFCPU_RUNQ;
+	case PPROF_OFFCPU:
+		return smp->kind == TRACE_SAMPLE_OFFCPU_BLOCKED ||
+		       smp->kind == TRACE_SAMPLE_OFFCPU_RUNQ;
+	case PPROF_MEM:
+		return smp->kind == TRACE_SAMPLE_MEM_ALLOC;
+	}
+	return false;
 }
 
-int export_pprof(const struct trace_summary *s, bool offcpu, FILE *out)
+int export_pprof(const struct trace_summary *s, enum pprof_kind kind,
+		 FILE *out)
 {
+	bool offcpu = kind == PPROF_OFFCPU, mem = kind == PPROF_MEM;
 	const struct profile_sample *smp;
 	const char *hz_str = config_get(s, "@cpu.hz");
 	unsigned long long hz = hz_str ? strtoull(hz_str, NULL, 10) : 0;
@@ -731,14 +763,22 @@ int export_pprof(const struct trace_summary *s, bool offcpu, FILE *out)
 	zs_open = true;
 
 	/* Count first: the pprof convention for the events' number. */
-	put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp,
-		       offcpu ? STR_EPISODES : STR_SAMPLES, STR_COUNT);
-	put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp, value_str, STR_NANOSECONDS);
+	if (mem) {
+		put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp, STR_ALLOC_OBJECTS, STR_COUNT);
+		put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp, STR_ALLOC_SPACE, STR_BYTES);
+		put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp, STR_INUSE_OBJECTS, STR_COUNT);
+		put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp, STR_INUSE_SPACE, STR_BYTES);
+	} else {
+		put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp,
+			       offcpu ? STR_EPISODES : STR_SAMPLES, STR_COUNT);
+		put_value_type(&b, PROFILE_SAMPLE_TYPE, &tmp, value_str,
+			       STR_NANOSECONDS);
+	}
 
 	/* Samples stream out as they are encoded; the tables they refer to
 	 * grow on the way and follow them (field order is free in protobuf). */
 	profile_for_each_sample(&s->prof, smp) {
-		if (!wanted(smp, offcpu))
+		if (!wanted(smp, kind))
 			continue;
 		put_sample(&pp, &b, &msg, &tmp, smp);
 		err = pp.err;
@@ -768,13 +808,18 @@ int export_pprof(const struct trace_summary *s, bool offcpu, FILE *out)
 	if (s->have_meta)
 		pb_uint(&b, PROFILE_TIME_NANOS, s->meta.start_realtime_ns);
 	pb_uint(&b, PROFILE_DURATION_NANOS, summary_duration_ns(s));
-	put_value_type(&b, PROFILE_PERIOD_TYPE, &tmp, value_str, STR_NANOSECONDS);
-	/* Off-CPU time is measured, not sampled: no period. */
-	if (!offcpu && hz)
+	if (mem)
+		put_value_type(&b, PROFILE_PERIOD_TYPE, &tmp, STR_SPACE, STR_BYTES);
+	else
+		put_value_type(&b, PROFILE_PERIOD_TYPE, &tmp, value_str,
+			       STR_NANOSECONDS);
+	/* Off-CPU time is measured, not sampled: no period.  Memory: the
+	 * values are already estimates of the whole (weighted samples). */
+	if (!offcpu && !mem && hz)
 		pb_uint(&b, PROFILE_PERIOD, 1000000000ull / hz);
 	if (s->have_meta && s->meta.cmdline && *s->meta.cmdline)
 		pb_uint(&b, PROFILE_COMMENT, pp_str(&pp, s->meta.cmdline));
-	pb_uint(&b, PROFILE_DEFAULT_SAMPLE_TYPE, value_str);
+	pb_uint(&b, PROFILE_DEFAULT_SAMPLE_TYPE, mem ? STR_INUSE_SPACE : value_str);
 
 	/* Last, so that every string interned above is in it. */
 	err = pp.err;

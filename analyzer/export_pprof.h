@@ -23,6 +23,13 @@
  * not close OUT but flushes it.  Returns 0, -ENOMEM, or the -errno of a
  * failed write (-EIO when stdio did not say).
  */
-int export_pprof(const struct trace_summary *s, bool offcpu, FILE *out);
+enum pprof_kind {
+	PPROF_CPU,	/* samples/count, cpu/nanoseconds */
+	PPROF_OFFCPU,	/* episodes/count, offcpu/nanoseconds */
+	PPROF_MEM,	/* alloc_objects, alloc_space, inuse_objects, inuse_space */
+};
+
+int export_pprof(const struct trace_summary *s, enum pprof_kind kind,
+		 FILE *out);
 
 #endif

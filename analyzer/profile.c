@@ -214,6 +214,39 @@ int profile_add_samples(struct profile *p, const struct trace_sample *v, size_t 
 	return 0;
 }
 
+const struct profile_sample *profile_find(const struct profile *p, __u32 stack,
+					  __u32 model, __u32 stage, __u32 kind)
+{
+	struct trace_sample key = { .stack_id = stack, .model_id = model,
+				    .stage_id = stage, .kind = kind };
+	const struct profile_sample *e;
+	size_t j;
+
+	if (!p->cap)
+		return NULL;
+	for (j = sample_hash(&key, p->cap);; j = (j + 1) & (p->cap - 1)) {
+		e = &p->samples[j];
+		if (!e->count && !e->value_ns)
+			return NULL;
+		if (e->stack_id == stack && e->model_id == model &&
+		    e->stage_id == stage && e->kind == kind)
+			return e;
+	}
+}
+
+void profile_inuse(const struct profile *p, const struct profile_sample *alloc,
+		   __u64 *objects, __u64 *bytes)
+{
+	const struct profile_sample *fr =
+		profile_find(p, alloc->stack_id, alloc->model_id,
+			     alloc->stage_id, TRACE_SAMPLE_MEM_FREE);
+
+	*objects = alloc->count - (fr && fr->count < alloc->count ? fr->count :
+				   fr ? alloc->count : 0);
+	*bytes = alloc->value_ns - (fr && fr->value_ns < alloc->value_ns ?
+				    fr->value_ns : fr ? alloc->value_ns : 0);
+}
+
 void profile_add_counters(struct profile *p, const struct trace_counters *c)
 {
 	unsigned int i;

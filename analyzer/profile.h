@@ -59,6 +59,13 @@ int profile_add_stacks(struct profile *p, const struct trace_stack *v, size_t n)
 int profile_add_samples(struct profile *p, const struct trace_sample *v, size_t n);
 void profile_add_counters(struct profile *p, const struct trace_counters *c);
 
+/* The merged sample of (STACK, MODEL, STAGE, KIND), or NULL. */
+const struct profile_sample *profile_find(const struct profile *p, __u32 stack,
+					  __u32 model, __u32 stage, __u32 kind);
+/* Outstanding (allocated - freed) bytes and objects of a MEM_ALLOC sample. */
+void profile_inuse(const struct profile *p, const struct profile_sample *alloc,
+		   __u64 *objects, __u64 *bytes);
+
 /* Calls FN for every merged sample (hash order). */
 #define profile_for_each_sample(p, s)                                   \
 	for ((s) = (p)->samples; (s) < (p)->samples + (p)->cap; (s)++) \

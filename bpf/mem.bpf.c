@@ -40,7 +40,8 @@ int BPF_USDT(on_alloc, void *ptr, __u64 size, __u64 weight)
 	if (id >> 32 != target_tgid)
 		return 0;
 	la.k.kind = PROF_MEM_ALLOC;
-	la.k.user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	/* Skip the shim's probe function: stacks start at malloc & co. */
+	la.k.user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK | 1);
 	la.k.kernel_stack_id = -1;
 	read_stage((__u32)id, &la.k);
 	la.weight = weight;

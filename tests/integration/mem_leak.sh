@@ -26,6 +26,15 @@ first=$(jqf '.mem.rss[0].anon_bytes' "$T/leak.json")
 last=$(jqf '.mem.rss[-1].anon_bytes' "$T/leak.json")
 [ "$last" -gt $((first + 10000000)) ] || fail "RSS anon did not grow: $first -> $last"
 
+# exports: heap pprof (inuse_space) and folded, led by the leak
+"$LOUPE" export --format pprof --mem -o "$T/heap.pb.gz" "$T/leak.lpt" || fail "export pprof --mem"
+if command -v go >/dev/null; then
+	go tool pprof -top -sample_index=inuse_space "$T/heap.pb.gz" 2>/dev/null >"$T/heap.top"
+	grep -q "leak_request_context" "$T/heap.top" || fail "pprof heap lacks the leak: $(cat "$T/heap.top")"
+fi
+"$LOUPE" export --format folded --mem "$T/leak.lpt" | sort -t' ' -k2 -n | tail -n 1 \
+	| grep -q "leak_request_context;malloc" || fail "folded heap is not led by the leak"
+
 note "baseline: no leak"
 "$LOUPE" record --mem --call-graph fp -d 10 -o "$T/base.lpt" -- env LD_PRELOAD="$SHIM" \
 	"$RANKER" --config samples/configs/baseline.conf --qps 200 --quiet >/dev/null 2>"$T/err" \
