@@ -5,8 +5,8 @@
  * the requests served: a least-squares fit of outstanding bytes against
  * cumulative requests (against time when nothing is instrumented) over the
  * windows after warm-up, significant (t > 5) over all of them and still
- * significant (t > 3) over the second half, so a cache that warms up and
- * then plateaus is not one.  Allocations made before loupe attached were
+ * significant (t > 3) and at least half as steep over the second half, so
+ * a cache that warms up and then plateaus is not one.  Allocations made before loupe attached were
  * never counted, so they cannot look like leaks.
  */
 #include <math.h>
@@ -22,10 +22,11 @@
 #define MIN_JUDGED 6	/* windows after warm-up needed to call a leak */
 
 struct site_view {
-	const struct mem_site *m;
+	struct mem_site m;	/* the stacks of one site, merged */
 	__u32 frame;		/* first frame that is not the allocator */
 	double outstanding, allocated;
-	double slope, t, t_late;	/* bytes per x, its t statistics */
+	double slope, t;	/* bytes per x after warm-up, its t statistic */
+	double slope_late, t_late; /* the same over the late half */
 	double per_second;
 	bool leak;
 };
@@ -126,17 +127,14 @@ static size_t window_axes(const struct trace_summary *s, double **req,
 	return n;
 }
 
-static void analyze_site(const struct trace_summary *s, const struct mem_site *m,
-			 const double *req, const double *secs, size_t nw,
-			 struct site_view *v)
+static void analyze_site(struct site_view *v, const double *req,
+			 const double *secs, size_t nw)
 {
 	double *out = calloc(nw + 1, sizeof(double)), acc = 0, dt;
 	const double *x = req[nw - 1] > 0 ? req : secs;
+	const struct mem_site *m = &v->m;
 	size_t i, from = WARMUP_WINDOWS < nw ? WARMUP_WINDOWS : 0;
 
-	memset(v, 0, sizeof(*v));
-	v->m = m;
-	v->frame = site_frame(s, m->stack_id);
 	if (!out)
 		return;
 	for (i = 0; i < nw; i++) {
@@ -148,11 +146,15 @@ static void analyze_site(const struct trace_summary *s, const struct mem_site *m
 	}
 	v->outstanding = acc;
 	fit(x, out, from, nw, &v->slope, &v->t);
-	fit(x, out, from + (nw - from) / 2, nw, &dt, &v->t_late);
+	fit(x, out, from + (nw - from) / 2, nw, &v->slope_late, &v->t_late);
 	dt = secs[nw - 1] - secs[from];
 	v->per_second = dt > 0 ? (out[nw - 1] - out[from]) / dt : 0;
+	/* Still growing at the end, and about as fast: a cache that filled
+	 * early has a late slope near zero (its noise can look significant
+	 * over a few windows, its size cannot). */
 	v->leak = nw >= from + MIN_JUDGED && v->slope > 0 && v->t > 5 &&
-		  v->t_late > 3 && out[nw - 1] - out[from] > 65536;
+		  v->t_late > 3 && v->slope_late > 0.5 * v->slope &&
+		  out[nw - 1] - out[from] > 65536;
 	free(out);
 }
 
@@ -163,15 +165,59 @@ static int by_outstanding(const void *a, const void *b)
 	return (x->outstanding < y->outstanding) - (x->outstanding > y->outstanding);
 }
 
-/* Folds every site; the caller frees the array.  *NW: windows. */
+/*
+ * Adds stack M's series into the site V.  A site is where the allocation
+ * happens (the first frame past the allocator), not the whole stack: a
+ * cache filled from one call path and refilled from another is one site,
+ * whose bytes plateau, not two that drift apart.
+ */
+static int merge_into(struct site_view *v, const struct mem_site *m)
+{
+	size_t i;
+
+	if (m->nwin > v->m.nwin) {
+		double *a = realloc(v->m.alloc, m->nwin * sizeof(double));
+		double *f = a ? realloc(v->m.freed, m->nwin * sizeof(double)) : NULL;
+
+		if (a)
+			v->m.alloc = a;
+		if (!f)
+			return -1;
+		v->m.freed = f;
+		for (i = v->m.nwin; i < m->nwin; i++)
+			v->m.alloc[i] = v->m.freed[i] = 0;
+		v->m.nwin = m->nwin;
+	}
+	for (i = 0; i < m->nwin; i++) {
+		v->m.alloc[i] += m->alloc[i];
+		v->m.freed[i] += m->freed[i];
+	}
+	v->m.objects += m->objects;
+	return 0;
+}
+
+static void free_views(struct site_view *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++) {
+		free(v[i].m.alloc);
+		free(v[i].m.freed);
+	}
+	free(v);
+}
+
+/* Folds every site; free with free_views().  *NW: windows, *N: sites. */
 static struct site_view *build(const struct trace_summary *s, size_t *nw,
-			       bool *per_request)
+			       bool *per_request, size_t *n)
 {
 	const struct profile *p = &s->prof;
 	struct site_view *v;
 	double *req = NULL, *secs = NULL;
-	size_t i;
+	size_t i, j;
+	__u32 frame;
 
+	*n = 0;
 	*nw = window_axes(s, &req, &secs);
 	v = calloc(p->nmem + 1, sizeof(*v));
 	if (!v || *nw < 2) {
@@ -181,10 +227,27 @@ static struct site_view *build(const struct trace_summary *s, size_t *nw,
 		return NULL;
 	}
 	*per_request = req[*nw - 1] > 0;
-	for (i = 0; i < p->nmem; i++)
-		analyze_site(s, &p->mem[i], req, secs, *nw, &v[i]);
-	if (p->nmem)
-		qsort(v, p->nmem, sizeof(*v), by_outstanding);
+	for (i = 0; i < p->nmem; i++) {
+		frame = site_frame(s, p->mem[i].stack_id);
+		for (j = 0; j < *n; j++)
+			if (v[j].frame == frame && frame != TRACE_NO_ID)
+				break;
+		if (j == *n) {
+			v[j].frame = frame;
+			v[j].m.stack_id = p->mem[i].stack_id;
+			(*n)++;
+		}
+		if (merge_into(&v[j], &p->mem[i])) {
+			free_views(v, *n);
+			free(req);
+			free(secs);
+			return NULL;
+		}
+	}
+	for (i = 0; i < *n; i++)
+		analyze_site(&v[i], req, secs, *nw);
+	if (*n)
+		qsort(v, *n, sizeof(*v), by_outstanding);
 	free(req);
 	free(secs);
 	return v;
@@ -293,10 +356,9 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 	struct site_view *v;
 	char a[16], b[16];
 	bool per_req;
-	size_t nw, i, leaks = 0;
+	size_t nw, i, n, leaks = 0;
 
-	fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so): %zu sites\n",
-		p->nmem);
+	fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so)\n");
 	print_rss(f, s);
 	if (!p->nmem) {
 		fprintf(f, "(no allocations: record with --mem, the target under LD_PRELOAD=libloupe-alloc.so)\n");
@@ -304,13 +366,14 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 	}
 	print_by_stage(f, s);
 	fputc('\n', f);
-	v = build(s, &nw, &per_req);
+	v = build(s, &nw, &per_req, &n);
 	if (!v) {
 		fprintf(f, "(too few windows to judge)\n");
 		return;
 	}
-	fprintf(f, "%12s %12s  %s\n", "OUTSTANDING", "ALLOCATED", "ALLOCATION SITE");
-	for (i = 0; i < p->nmem && i < TOP_SITES; i++) {
+	fprintf(f, "%12s %12s  %s (%zu sites)\n", "OUTSTANDING", "ALLOCATED",
+		"ALLOCATION SITE", n);
+	for (i = 0; i < n && i < TOP_SITES; i++) {
 		fprintf(f, "%12s %12s  %.50s",
 			units_bytes(a, sizeof(a), (__u64)(v[i].outstanding > 0 ? v[i].outstanding : 0)),
 			units_bytes(b, sizeof(b), (__u64)v[i].allocated),
@@ -318,7 +381,7 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 		print_where(f, s, v[i].frame);
 		fputc('\n', f);
 	}
-	for (i = 0; i < p->nmem; i++) {
+	for (i = 0; i < n; i++) {
 		if (!v[i].leak)
 			continue;
 		if (!leaks++)
@@ -339,7 +402,7 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 			nw, WARMUP_WINDOWS + MIN_JUDGED);
 	else if (!leaks)
 		fprintf(f, "\nno leak: no site's outstanding bytes keep growing\n");
-	free(v);
+	free_views(v, n);
 }
 
 void mem_report_json(FILE *f, const struct trace_summary *s)
@@ -348,12 +411,12 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 	const struct trace_frame *fr;
 	struct site_view *v = NULL;
 	bool per_req = false;
-	size_t nw = 0, i, n;
+	size_t nw = 0, i, n, nsites = 0;
 
 	fprintf(f, "\"mem\": {\"sites\": [");
 	if (p->nmem)
-		v = build(s, &nw, &per_req);
-	for (i = 0; v && i < p->nmem; i++) {
+		v = build(s, &nw, &per_req, &nsites);
+	for (i = 0; v && i < nsites; i++) {
 		fr = frame_at(s, v[i].frame);
 		fprintf(f, "%s\n      {\"function\": ", i ? "," : "");
 		json_str(f, frame_fn(s, v[i].frame));
@@ -362,10 +425,10 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 		fprintf(f, ", \"line\": %u, \"outstanding_bytes\": %.0f, \"allocated_bytes\": %.0f, "
 			   "\"objects\": %llu, \"leak\": %s}",
 			fr ? fr->line : 0, v[i].outstanding, v[i].allocated,
-			(unsigned long long)v[i].m->objects, v[i].leak ? "true" : "false");
+			(unsigned long long)v[i].m.objects, v[i].leak ? "true" : "false");
 	}
 	fprintf(f, "],\n    \"leaks\": [");
-	for (i = 0, n = 0; v && i < p->nmem; i++) {
+	for (i = 0, n = 0; v && i < nsites; i++) {
 		if (!v[i].leak)
 			continue;
 		fr = frame_at(s, v[i].frame);
@@ -387,5 +450,5 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 			(unsigned long long)p->rss[i].file,
 			(unsigned long long)p->rss[i].shmem);
 	fprintf(f, "]}");
-	free(v);
+	free_views(v, nsites);
 }

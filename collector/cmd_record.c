@@ -479,8 +479,11 @@ static int record_loop(struct record_env *env, struct collector *c,
 			*reason = TRACE_END_TARGET_EXIT;
 			return 0;
 		}
-		/* Shared libraries and dlopen()ed objects appear later. */
-		if (now_ns() - last_scan >= 1000000000ull) {
+		/* Shared libraries and dlopen()ed objects appear later; a
+		 * launched program maps its preloads within the first
+		 * moments, so look often at first. */
+		if (now_ns() - last_scan >=
+		    (now_ns() - start < 2000000000ull ? 100000000ull : 1000000000ull)) {
 			last_scan = now_ns();
 			collector_rescan(c);
 		}
