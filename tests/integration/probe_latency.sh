@@ -15,9 +15,16 @@ grep -q "warning: --probe cost more than 1 %" "$T/err" || fail "no warning for a
 n=$(jqf '.entries[] | select(.model=="[probe]" and .stage=="hot_b") | .count' "$T/p.json")
 stage_n=$(jqf '.entries[] | select(.model=="m_hot" and .stage=="stage_b") | .count' "$T/p.json")
 assert_eq "calls = stage_b spans" "$n" "$stage_n"
-assert_near "hot_b p50 vs stage_b p50" \
-	"$(jqf '.entries[] | select(.model=="[probe]") | .p50_ns' "$T/p.json")" \
-	"$(jqf '.entries[] | select(.stage=="stage_b") | .p50_ns' "$T/p.json")" 0.05
+# stage_b wraps hot_b and the probe's traps, part of which the probe's
+# own timestamps also see: hot_b's p50 lies between stage_b's minus the
+# measured cost of one probed call and stage_b's (5 % slack each side)
+cost_ns=$(grep -o 'calls at [0-9.]* us each' "$T/err" | awk '{ printf "%d", $3 * 1000 }')
+stage_p50=$(jqf '.entries[] | select(.stage=="stage_b") | .p50_ns' "$T/p.json")
+probe_p50=$(jqf '.entries[] | select(.model=="[probe]") | .p50_ns' "$T/p.json")
+echo "hot_b p50 $probe_p50, stage_b p50 $stage_p50, probe cost $cost_ns ns"
+awk -v p="$probe_p50" -v s="$stage_p50" -v c="$cost_ns" \
+	'BEGIN { exit !(p >= (s - c) * 0.95 && p <= s * 1.05) }' \
+	|| fail "hot_b p50 $probe_p50 outside [stage_b - cost, stage_b] = [$((stage_p50 - cost_ns)), $stage_p50]"
 
 # a rare function: no warning
 "$LOUPE" record --probe "$PWD/$OUT/progs/hot:main" -o "$T/q.lpt" -- "$PWD/$OUT/progs/hot" 1 \
