@@ -70,7 +70,7 @@ SHIM_SRCS := $(wildcard collector/shim/*.c)
 SHIM_LIB := $(if $(SHIM_SRCS),$(OUT)/libloupe-alloc.so)
 
 all: $(OUT)/loupe $(OUT)/ranker $(OUT)/ranker-noprobes $(PROG_BINS) \
-	$(OUT)/progs/libprobed.so $(NOFP_BINS) $(SHIM_LIB)
+	$(OUT)/progs/libprobed.so $(NOFP_BINS) $(SHIM_LIB) $(OUT)/progs/ranker-plain
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -139,6 +139,12 @@ $(OUT)/libloupe-alloc.so: $(SHIM_SRCS) $(wildcard collector/shim/*.h) $(wildcard
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP $(SAN_FLAGS),$(CFLAGS)) -shared -fPIC \
 		-fvisibility=hidden $(SHIM_SRCS) -pthread -ldl -o $@
+
+# The ranker never sanitized: the allocation shim replaces malloc, which
+# ASan's runtime must own (tests/integration/mem_leak.sh under SAN=1).
+$(OUT)/progs/ranker-plain: $(RANKER_SRCS) $(wildcard samples/ranker/*.h) include/loupe/probe.h | $(OUT)/progs
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(PROG_CFLAGS) $(RANKER_SRCS) -lm -o $@
 
 $(OUT)/progs/libprobed.so: tests/progs/lib/probed.c include/loupe/probe.h | $(OUT)/progs
 	$(call msg,CC,$@)

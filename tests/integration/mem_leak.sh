@@ -7,6 +7,8 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 SHIM=$PWD/$OUT/libloupe-alloc.so
+# unsanitized even under SAN=1: the shim and ASan both want malloc
+RANKER=$PWD/$OUT/progs/ranker-plain
 [ -e "$SHIM" ] || fail "no $SHIM"
 # a smaller sampling mean than the default, for enough samples in 10 s
 export LOUPE_ALLOC_SAMPLE_BYTES=65536
