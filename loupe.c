@@ -26,8 +26,8 @@ static const char version_help[] = "usage: loupe version\n";
 
 static const struct command commands[] = {
 	{ "record", cmd_record, "record a live process or a command to a trace file", record_help },
-	{ "report", cmd_report, "summarise a trace file: latency per model x stage", report_help },
-	{ "export", cmd_export, "write a trace's CPU profile for other tools", export_help },
+	{ "report", cmd_report, "summarise a trace: latency, CPU (--cpu), memory (--mem)", report_help },
+	{ "export", cmd_export, "write a trace's CPU or heap profile (folded, pprof)", export_help },
 	{ "help", cmd_help, "show help for a command", help_help },
 	{ "version", cmd_version, "print loupe's version", version_help },
 };
@@ -39,8 +39,9 @@ static void print_usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: loupe [-v] COMMAND [ARGS]\n\n"
-		   "loupe profiles ML inference services with eBPF: per model and\n"
-		   "inference stage latency, recorded to a self-contained trace.\n\n"
+		   "loupe profiles ML inference services with eBPF: latency, CPU and\n"
+		   "off-CPU time and heap growth per model and inference stage,\n"
+		   "recorded to a self-contained trace.\n\n"
 		   "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
