@@ -9,6 +9,7 @@
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 
+#include "analyzer/array.h"
 #include "collector/counters.h"
 #include "log.h"
 
@@ -79,15 +80,8 @@ static int add_thread(struct counters *c, pid_t tid)
 	for (i = 0; i < c->nt; i++)
 		if (c->t[i].tid == tid)
 			return 0;
-	if (c->nt == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		struct thread_fds *nv = realloc(c->t, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		c->t = nv;
-		c->cap = cap;
-	}
+	if (array_grow((void **)&c->t, &c->cap, c->nt + 1, sizeof(*c->t)))
+		return -ENOMEM;
 	t = &c->t[c->nt];
 	t->tid = tid;
 	for (i = 0; i < NDEFS; i++) {

@@ -46,6 +46,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "analyzer/array.h"
 #include "collector/unwind_dwarf.h"
 
 /* Exported by libunwind but missing from its public headers; perf
@@ -558,8 +559,8 @@ static int elf_section_bytes(Elf_Scn *scn, const GElf_Shdr *sh,
  */
 static int dbg_build(struct elf_file *ef, __u64 bias)
 {
-	struct dbg_cie *cies = NULL, *ctmp;
-	struct dbg_fde *fdes = NULL, *ftmp;
+	struct dbg_cie *cies = NULL;
+	struct dbg_fde *fdes = NULL;
 	size_t ncie = 0, ccap = 0, nfde = 0, fcap = 0, off, i, nent = 0;
 	struct wbuf w = { 0 };
 	struct dbg_rec rec;
@@ -581,15 +582,9 @@ static int dbg_build(struct elf_file *ef, __u64 bias)
 	for (off = 0; dbg_next(d, n, &off, &rec);) {
 		if (!rec.is_cie)
 			continue;
-		if (ncie == ccap) {
-			ccap = ccap ? 2 * ccap : 64;
-			ctmp = realloc(cies, ccap * sizeof(*cies));
-			if (!ctmp) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			cies = ctmp;
-		}
+		err = array_grow((void **)&cies, &ccap, ncie + 1, sizeof(*cies));
+		if (err)
+			goto cleanup;
 		dbg_parse_cie(&rec, &cies[ncie++]);
 	}
 	for (off = 0; dbg_next(d, n, &off, &rec);) {
@@ -611,15 +606,9 @@ static int dbg_build(struct elf_file *ef, __u64 bias)
 		    !elf_covers_code(ef, f.start, f.range) ||
 		    f.start - ef->lo_vaddr > INT32_MAX)
 			continue;
-		if (nfde == fcap) {
-			fcap = fcap ? 2 * fcap : 256;
-			ftmp = realloc(fdes, fcap * sizeof(*fdes));
-			if (!ftmp) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			fdes = ftmp;
-		}
+		err = array_grow((void **)&fdes, &fcap, nfde + 1, sizeof(*fdes));
+		if (err)
+			goto cleanup;
 		fdes[nfde++] = f;
 	}
 	if (!nfde) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "analyzer/array.h"
 #include "collector/usdt_scan.h"
 
 #define NT_STAPSDT 3
@@ -117,15 +118,8 @@ int usdt_mapped_objects(pid_t pid, struct mapped_object **out, size_t *n)
 				break;
 		if (i < len)
 			continue;
-		if (len == cap) {
-			struct mapped_object *nv;
-
-			cap = cap ? 2 * cap : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv)
-				goto oom;
-			v = nv;
-		}
+		if (array_grow((void **)&v, &cap, len + 1, sizeof(*v)))
+			goto oom;
 		v[len].path = strdup(path);
 		if (!v[len].path)
 			goto oom;
