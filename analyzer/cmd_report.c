@@ -89,10 +89,30 @@ static void print_recovery_line(const char *path, const struct trace_summary *s)
 		       (unsigned long long)s->requests);
 }
 
+/*
+ * Long paths and command lines would break the 80-column layout; keep the
+ * head of a command line (the program) and the tail of a path (the file).
+ */
+enum clip_side { CLIP_KEEP_HEAD, CLIP_KEEP_TAIL };
+
+static void print_clipped(const char *prefix, const char *text,
+			  enum clip_side side)
+{
+	int room = 80 - (int)strlen(prefix);
+	int len = (int)strlen(text);
+
+	if (len <= room || room <= 3)
+		printf("%s%s\n", prefix, text);
+	else if (side == CLIP_KEEP_HEAD)
+		printf("%s%.*s...\n", prefix, room - 3, text);
+	else
+		printf("%s...%s\n", prefix, text + len - (room - 3));
+}
+
 static void print_text_header(const char *path, const struct trace_summary *s)
 {
 	__u64 dur = summary_duration_ns(s);
-	char when[64] = "?", d[16], w[16];
+	char when[64] = "?", d[16], w[16], prefix[64];
 	time_t t;
 	struct tm tm;
 
@@ -101,9 +121,10 @@ static void print_text_header(const char *path, const struct trace_summary *s)
 		localtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	}
-	printf("loupe report: %s\n", path);
-	printf("target    pid %u (%s): %.58s%s\n", s->meta.pid, s->meta.mode,
-	       s->meta.cmdline, strlen(s->meta.cmdline) > 58 ? "..." : "");
+	print_clipped("loupe report: ", path, CLIP_KEEP_TAIL);
+	snprintf(prefix, sizeof(prefix), "target    pid %u (%s): ", s->meta.pid,
+		 s->meta.mode);
+	print_clipped(prefix, s->meta.cmdline, CLIP_KEEP_HEAD);
 	printf("recorded  %s on %.30s, %s, %zu windows of %s\n", when,
 	       s->meta.hostname, units_ns(d, sizeof(d), dur), s->nwindows,
 	       units_ns(w, sizeof(w), s->meta.window_ns));

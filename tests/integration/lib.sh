@@ -61,3 +61,10 @@ start_ranker() {
 	BG_PIDS+=("$RANKER_PID")
 	wait_until 30 grep -q "ready" "$T/ranker.err" || fail "ranker did not start: $(cat "$T/ranker.err")"
 }
+
+# assert_fits_80 FILE: every text report must read at 80 columns, whatever
+# the checkout path or the target's command line.
+assert_fits_80() {
+	awk 'length > 80 { print "too wide: " $0; bad = 1 } END { exit bad }' "$1" ||
+		fail "$(basename "$1") wider than 80 columns"
+}

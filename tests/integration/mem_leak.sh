@@ -22,7 +22,9 @@ note "the ranker's leak fault ($leak_bytes bytes per request)"
 assert_eq "leaking function" "$(jqf '.mem.leaks[0].function' "$T/leak.json")" leak_request_context
 assert_near "bytes per request" "$(jqf '.mem.leaks[0].bytes_per_request' "$T/leak.json")" "$leak_bytes" 0.20
 assert_eq "leaks" "$(jqf '.mem.leaks | length' "$T/leak.json")" 1
-"$LOUPE" report --mem "$T/leak.lpt" | grep -q "LEAKS" || fail "text report lacks the leak"
+"$LOUPE" report --mem "$T/leak.lpt" >"$T/mem.txt"
+grep -q "LEAKS" "$T/mem.txt" || fail "text report lacks the leak"
+assert_fits_80 "$T/mem.txt"
 # RSS per window: the leak (touched memory) shows as anon growth
 first=$(jqf '.mem.rss[0].anon_bytes' "$T/leak.json")
 last=$(jqf '.mem.rss[-1].anon_bytes' "$T/leak.json")

@@ -30,7 +30,9 @@ runq=$(jqf .cpu.offcpu_runq_ns "$T/s.json")
 echo "run-queue wait: $quiet_runq ns quiet, $runq ns with 6 spinners"
 [ "$runq" -ge 3000000000 ] || fail "oversubscribed: run-queue wait only $runq ns"
 [ "$runq" -ge $((quiet_runq * 5)) ] || fail "run-queue wait does not stand out: $runq vs $quiet_runq"
-"$LOUPE" report --cpu "$T/s.lpt" | grep -q "RUNQ" || fail "text report lacks the RUNQ stacks"
+"$LOUPE" report --cpu "$T/s.lpt" >"$T/cpu.txt"
+grep -q "RUNQ" "$T/cpu.txt" || fail "text report lacks the RUNQ stacks"
+assert_fits_80 "$T/cpu.txt"
 # counters: task-clock agrees with the program's own CPU time (all 9
 # threads, created after the counters were opened: each counted once)
 tc=$(jqf .cpu.counters.task_clock_ns "$T/s.json")

@@ -21,6 +21,6 @@ assert_near "request p50" "$(jqf '.entries[] | select(.stage=="request") | .p50_
 assert_near "inner p50" "$(jqf '.entries[] | select(.stage=="inner") | .p50_ns' "$T/r.json")" 300000 0.05
 # text report fits 80 columns
 "$LOUPE" report "$T/t.lpt" >"$T/r.txt" || fail "text report"
-awk 'length > 80 { print "too wide: " $0; bad = 1 } END { exit bad }' "$T/r.txt" || fail "report wider than 80 columns"
+assert_fits_80 "$T/r.txt"
 grep -q "m_test" "$T/r.txt" || fail "text report lacks model"
 echo pass
