@@ -139,11 +139,18 @@ static void print_text_header(const char *path, const struct trace_summary *s)
 static void print_config(const struct trace_summary *s)
 {
 	size_t i, col = 0, len;
+	char pair[160];
 
 	for (i = 0; i < s->nconfig; i++) {
 		if (s->config[i].key[0] == '@')
 			continue;
-		len = strlen(s->config[i].key) + 1 + strlen(s->config[i].value);
+		/* 70 = 80 columns less the indent; a longer pair is clipped. */
+		snprintf(pair, sizeof(pair), "%s=%s", s->config[i].key,
+			 s->config[i].value);
+		len = strlen(pair);
+		if (len > 70)
+			memcpy(pair + 67, "...", 4);
+		len = strlen(pair);
 		if (!col || col + 1 + len > 80) {
 			printf("%s%s", col ? "\n" : "", col ? "          " : "config    ");
 			col = 10;
@@ -151,7 +158,7 @@ static void print_config(const struct trace_summary *s)
 			putchar(' ');
 			col++;
 		}
-		printf("%s=%.60s", s->config[i].key, s->config[i].value);
+		fputs(pair, stdout);
 		col += len;
 	}
 	if (col)

@@ -191,26 +191,6 @@ static const char *id_name(const struct trace_summary *s, __u32 id,
 	return id == TRACE_NO_ID ? none : summary_name(s, id);
 }
 
-static const char *basename_of(const char *path)
-{
-	const char *b = strrchr(path, '/');
-
-	return b ? b + 1 : path;
-}
-
-static void print_where(FILE *f, const struct trace_summary *s, __u32 frame)
-{
-	const struct trace_frame *fr = frame_of(&s->prof, frame);
-
-	if (fr && fr->file_id != TRACE_NO_ID)
-		fprintf(f, " %s:%u", basename_of(summary_name(s, fr->file_id)),
-			fr->line);
-	else if (fr && fr->flags & TRACE_FRAME_KERNEL)
-		fprintf(f, " [kernel]");
-	else if (fr && fr->module_id != TRACE_NO_ID)
-		fprintf(f, " [%s]", basename_of(summary_name(s, fr->module_id)));
-}
-
 static void print_counters(FILE *f, const struct trace_summary *s)
 {
 	const struct trace_counters *c = &s->prof.counters;
@@ -369,7 +349,7 @@ void cpu_report_text(FILE *f, const struct trace_summary *s,
 			fprintf(f, "  %5.1f%% %5.1f%%  %.50s", fr->self_ns * 100.0 / r->ns[0],
 				fr->total_ns * 100.0 / r->ns[0],
 				id_name(s, fr->function, "?"));
-			print_where(f, s, fr->frame);
+			summary_print_where(f, s, fr->frame);
 			fputc('\n', f);
 			shown++;
 		}

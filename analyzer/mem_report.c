@@ -253,33 +253,6 @@ static struct site_view *build(const struct trace_summary *s, size_t *nw,
 	return v;
 }
 
-static const char *frame_fn(const struct trace_summary *s, __u32 frame)
-{
-	const struct trace_frame *f =
-		frame < s->prof.nframes ? &s->prof.frames[frame] : NULL;
-
-	return f && f->function_id != TRACE_NO_ID ?
-		       summary_name(s, f->function_id) : "[unknown]";
-}
-
-static const struct trace_frame *frame_at(const struct trace_summary *s,
-					  __u32 frame)
-{
-	return frame < s->prof.nframes ? &s->prof.frames[frame] : NULL;
-}
-
-static void print_where(FILE *f, const struct trace_summary *s, __u32 frame)
-{
-	const struct trace_frame *fr = frame_at(s, frame);
-	const char *file, *b;
-
-	if (!fr || fr->file_id == TRACE_NO_ID)
-		return;
-	file = summary_name(s, fr->file_id);
-	b = strrchr(file, '/');
-	fprintf(f, " %s:%u", b ? b + 1 : file, fr->line);
-}
-
 /* RSS at the first and the last window, and the growth rate. */
 static void print_rss(FILE *f, const struct trace_summary *s)
 {
@@ -295,16 +268,17 @@ static void print_rss(FILE *f, const struct trace_summary *s)
 	       p->rss[p->nrss - 1].shmem;
 	dt = (double)(p->rss[p->nrss - 1].window - p->rss[0].window) *
 	     s->meta.window_ns / 1e9;
-	fprintf(f, "\nRSS  %s -> %s (anon %s, file %s, shmem %s), %s%s/s\n",
+	fprintf(f, "\nRSS  %s -> %s, %s%s/s\n",
 		units_bytes(a, sizeof(a), (__u64)first),
 		units_bytes(b, sizeof(b), (__u64)last),
-		units_bytes(c, sizeof(c), p->rss[p->nrss - 1].anon),
-		units_bytes(d, sizeof(d), p->rss[p->nrss - 1].file),
-		units_bytes(e, sizeof(e), p->rss[p->nrss - 1].shmem),
 		last >= first ? "+" : "-",
 		units_bytes(r, sizeof(r), (__u64)(dt > 0 ? fabs(last - first) / dt : 0)));
-	/* A timeline of at most 8 points. */
-	step = (p->nrss + 7) / 8;
+	fprintf(f, "     at the end: anon %s, file %s, shmem %s\n",
+		units_bytes(c, sizeof(c), p->rss[p->nrss - 1].anon),
+		units_bytes(d, sizeof(d), p->rss[p->nrss - 1].file),
+		units_bytes(e, sizeof(e), p->rss[p->nrss - 1].shmem));
+	/* A timeline of at most 6 points: 6 x 11 columns fit 80. */
+	step = (p->nrss + 5) / 6;
 	fprintf(f, "     ");
 	for (i = 0; i < p->nrss; i += step)
 		fprintf(f, " %s", units_bytes(a, sizeof(a), p->rss[i].anon + p->rss[i].file +
@@ -377,8 +351,8 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 		fprintf(f, "%12s %12s  %.50s",
 			units_bytes(a, sizeof(a), (__u64)(v[i].outstanding > 0 ? v[i].outstanding : 0)),
 			units_bytes(b, sizeof(b), (__u64)v[i].allocated),
-			frame_fn(s, v[i].frame));
-		print_where(f, s, v[i].frame);
+			summary_frame_function(s, v[i].frame));
+		summary_print_where(f, s, v[i].frame);
 		fputc('\n', f);
 	}
 	for (i = 0; i < n; i++) {
@@ -387,9 +361,9 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 		if (!leaks++)
 			fprintf(f, "\nLEAKS (outstanding bytes grow with %s, after warm-up)\n",
 				per_req ? "requests served" : "time");
-		fprintf(f, "  %s", frame_fn(s, v[i].frame));
-		print_where(f, s, v[i].frame);
-		fprintf(f, ": ");
+		fprintf(f, "  %.60s", summary_frame_function(s, v[i].frame));
+		summary_print_where(f, s, v[i].frame);
+		fprintf(f, "\n      ");
 		if (per_req)
 			fprintf(f, "%s per request, ",
 				units_bytes(a, sizeof(a), (__u64)v[i].slope));
@@ -417,9 +391,9 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 	if (p->nmem)
 		v = build(s, &nw, &per_req, &nsites);
 	for (i = 0; v && i < nsites; i++) {
-		fr = frame_at(s, v[i].frame);
+		fr = summary_frame(s, v[i].frame);
 		fprintf(f, "%s\n      {\"function\": ", i ? "," : "");
-		json_str(f, frame_fn(s, v[i].frame));
+		json_str(f, summary_frame_function(s, v[i].frame));
 		fprintf(f, ", \"file\": ");
 		json_str(f, fr && fr->file_id != TRACE_NO_ID ? summary_name(s, fr->file_id) : NULL);
 		fprintf(f, ", \"line\": %u, \"outstanding_bytes\": %.0f, \"allocated_bytes\": %.0f, "
@@ -431,9 +405,9 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 	for (i = 0, n = 0; v && i < nsites; i++) {
 		if (!v[i].leak)
 			continue;
-		fr = frame_at(s, v[i].frame);
+		fr = summary_frame(s, v[i].frame);
 		fprintf(f, "%s\n      {\"function\": ", n++ ? "," : "");
-		json_str(f, frame_fn(s, v[i].frame));
+		json_str(f, summary_frame_function(s, v[i].frame));
 		fprintf(f, ", \"file\": ");
 		json_str(f, fr && fr->file_id != TRACE_NO_ID ? summary_name(s, fr->file_id) : NULL);
 		fprintf(f, ", \"line\": %u, \"bytes_per_request\": %.0f, \"bytes_per_second\": %.0f, "

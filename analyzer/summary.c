@@ -218,6 +218,39 @@ const char *summary_name(const struct trace_summary *s, __u32 id)
 	return id < s->nnames && s->names[id] ? s->names[id] : "?";
 }
 
+const struct trace_frame *summary_frame(const struct trace_summary *s, __u32 id)
+{
+	return id < s->prof.nframes ? &s->prof.frames[id] : NULL;
+}
+
+const char *summary_frame_function(const struct trace_summary *s, __u32 id)
+{
+	const struct trace_frame *f = summary_frame(s, id);
+
+	return f && f->function_id != TRACE_NO_ID ?
+		       summary_name(s, f->function_id) : "[unknown]";
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b ? b + 1 : path;
+}
+
+void summary_print_where(FILE *f, const struct trace_summary *s, __u32 id)
+{
+	const struct trace_frame *fr = summary_frame(s, id);
+
+	if (fr && fr->file_id != TRACE_NO_ID)
+		fprintf(f, " %s:%u", basename_of(summary_name(s, fr->file_id)),
+			fr->line);
+	else if (fr && fr->flags & TRACE_FRAME_KERNEL)
+		fprintf(f, " [kernel]");
+	else if (fr && fr->module_id != TRACE_NO_ID)
+		fprintf(f, " [%s]", basename_of(summary_name(s, fr->module_id)));
+}
+
 __u64 summary_duration_ns(const struct trace_summary *s)
 {
 	if (s->have_end && s->have_meta && s->end.end_mono_ns > s->meta.start_mono_ns)

@@ -8,6 +8,7 @@
 #ifndef LOUPE_SUMMARY_H
 #define LOUPE_SUMMARY_H
 
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
@@ -56,6 +57,13 @@ void summary_release(struct trace_summary *s);
 
 /* Name of ID, or "?" when the trace lost it. */
 const char *summary_name(const struct trace_summary *s, __u32 id);
+/* Frame ID of the profile, or NULL when the trace lost it. */
+const struct trace_frame *summary_frame(const struct trace_summary *s, __u32 id);
+/* The frame's function name, or "[unknown]". */
+const char *summary_frame_function(const struct trace_summary *s, __u32 id);
+/* Appends " file:line", " [kernel]" or " [module]" for the frame: where to
+ * look, in the fewest columns. */
+void summary_print_where(FILE *f, const struct trace_summary *s, __u32 id);
 /* Recording length in ns: end chunk, else the last window's end. */
 __u64 summary_duration_ns(const struct trace_summary *s);
 
