@@ -190,6 +190,6 @@ format:
 	clang-format -i $(wildcard *.c *.h */*.c */*.h samples/ranker/*.[ch] tests/*/*.c)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-*
 
 -include $(wildcard $(OUT)/obj/*.d $(OUT)/obj/*/*.d)
