@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Two-sample statistics for loupe diff / gate: Mann-Whitney U (exact and
+ * normal), Hodges-Lehmann shift, variance inflation for windows grouped in
+ * runs, a run-then-block bootstrap, Holm's adjustment.  See stats.h.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer/stats.h"
+
+double stats_norm_sf(double z)
+{
+	return 0.5 * erfc(z / M_SQRT2);
+}
+
+static int cmp_double(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Hoare-style quickselect: afterwards v[k] is the k-th smallest and
+ * everything before it is <= v[k]. */
+static double select_kth(double *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+/* Median of V (reordered). */
+static double median_inplace(double *v, size_t n)
+{
+	double hi, lo;
+	size_t i;
+
+	if (!n)
+		return NAN;
+	hi = select_kth(v, n, n / 2);
+	if (n & 1)
+		return hi;
+	lo = v[0];
+	for (i = 1; i < n / 2; i++)
+		if (v[i] > lo)
+			lo = v[i];
+	return (lo + hi) / 2;
+}
+
+double stats_median(const double *v, size_t n)
+{
+	double *tmp, m;
+
+	if (!n)
+		return NAN;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return NAN;
+	memcpy(tmp, v, n * sizeof(*tmp));
+	m = median_inplace(tmp, n);
+	free(tmp);
+	return m;
+}
+
+struct ranked {
+	double v;
+	size_t i;
+};
+
+static int cmp_ranked(const void *pa, const void *pb)
+{
+	const struct ranked *a = pa, *b = pb;
+
+	if (a->v != b->v)
+		return a->v < b->v ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* Mid-ranks (1-based) of V into RANK; *TIES = sum of t^3 - t over tie
+ * groups.  0 or -ENOMEM. */
+static int rank_values(const double *v, size_t n, double *rank, double *ties)
+{
+	struct ranked *s = malloc(n * sizeof(*s));
+	size_t i, j, k;
+
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		s[i].v = v[i];
+		s[i].i = i;
+	}
+	qsort(s, n, sizeof(*s), cmp_ranked);
+	*ties = 0;
+	for (i = 0; i < n; i = j) {
+		double t;
+
+		for (j = i + 1; j < n && s[j].v == s[i].v; j++)
+			;
+		t = (double)(j - i);
+		for (k = i; k < j; k++)
+			rank[s[k].i] = (i + 1 + j) / 2.0;
+		*ties += t * t * t - t;
+	}
+	free(s);
+	return 0;
+}
+
+/*
+ * Null distribution of U for sizes M and N without ties: the coefficients
+ * of the Gaussian binomial [M+N choose M]_q, built as the product of
+ * (1 - q^(N+i)) / (1 - q^i), i = 1..M.  Every intermediate is a polynomial
+ * with integer coefficients no larger than twice C(M+N, M), exact in 64
+ * bits for M N <= STATS_MW_EXACT_MAX.
+ */
+static int mw_exact(size_t m, size_t n, double u, double *p_ge, double *p_le)
+{
+	size_t deg = 0, maxdeg = m * n, i, k;
+	long long *c = calloc(maxdeg + n + m + 1, sizeof(*c));
+	long double total = 0, ge = 0, le = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c[0] = 1;
+	for (i = 1; i <= m; i++) {
+		size_t j = n + i;
+
+		/* times (1 - q^j) */
+		for (k = deg + j; k >= j; k--)
+			c[k] -= c[k - j];
+		deg += j;
+		/* divided by (1 - q^i): c'[k] = c[k] + c'[k - i] */
+		for (k = i; k <= deg; k++)
+			c[k] += c[k - i];
+		deg -= i;
+	}
+	for (k = 0; k <= maxdeg; k++) {
+		total += c[k];
+		if ((double)k >= u - 1e-9)
+			ge += c[k];
+		if ((double)k <= u + 1e-9)
+			le += c[k];
+	}
+	free(c);
+	*p_ge = (double)(ge / total);
+	*p_le = (double)(le / total);
+	return 0;
+}
+
+int stats_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
+		       double var_factor, struct mw_result *r)
+{
+	size_t n = na + nb, i;
+	double *v, *rank, ties, rb = 0, mu, var;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (!na || !nb)
+		return -EINVAL;
+	if (!(var_factor >= 1))
+		var_factor = 1;
+	v = malloc(2 * n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	rank = v + n;
+	memcpy(v, a, na * sizeof(*v));
+	memcpy(v + na, b, nb * sizeof(*v));
+	err = rank_values(v, n, rank, &ties);
+	if (err) {
+		free(v);
+		return err;
+	}
+	for (i = na; i < n; i++)
+		rb += rank[i];
+	free(v);
+	r->u = rb - nb * (nb + 1) / 2.0;
+	r->prob_greater = r->u / ((double)na * nb);
+	mu = na * (double)nb / 2;
+
+	if (ties == 0 && var_factor == 1 && na * nb <= STATS_MW_EXACT_MAX) {
+		err = mw_exact(na < nb ? na : nb, na < nb ? nb : na, r->u,
+			       &r->p_greater, &r->p_less);
+		if (err)
+			return err;
+		r->exact = true;
+	} else {
+		var = na * (double)nb / 12 *
+		      ((n + 1) - ties / ((double)n * (n - 1))) * var_factor;
+		if (var <= 0) {
+			/* every value equal: no evidence either way */
+			r->p_greater = r->p_less = 1;
+		} else {
+			double sd = sqrt(var);
+
+			r->z = (r->u - mu) / sd;
+			r->p_greater = stats_norm_sf((r->u - mu - 0.5) / sd);
+			r->p_less = stats_norm_sf((mu - r->u - 0.5) / sd);
+		}
+	}
+	r->p_two = 2 * (r->p_greater < r->p_less ? r->p_greater : r->p_less);
+	if (r->p_two > 1)
+		r->p_two = 1;
+	return 0;
+}
+
+/* HL shift with caller scratch of na * nb doubles. */
+static double hl_scratch(const double *a, size_t na, const double *b,
+			 size_t nb, double *d)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < na; i++)
+		for (j = 0; j < nb; j++)
+			d[k++] = b[j] - a[i];
+	return median_inplace(d, k);
+}
+
+int stats_hodges_lehmann(const double *a, size_t na, const double *b,
+			 size_t nb, double *shift)
+{
+	double *d;
+
+	if (!na || !nb)
+		return -EINVAL;
+	d = malloc(na * nb * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*shift = hl_scratch(a, na, b, nb, d);
+	free(d);
+	return 0;
+}
+
+size_t stats_side_count(const struct stats_side *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nruns; i++)
+		n += s->run_len[i];
+	return n;
+}
+
+double stats_variance_factor(const struct stats_side *a,
+			     const struct stats_side *b, double *rho_out,
+			     double *icc_out)
+{
+	const struct stats_side *side[2] = { a, b };
+	size_t na = stats_side_count(a), nb = stats_side_count(b);
+	size_t n = na + nb, s, i, t, off, pairs = 0, runs = 0;
+	double *v, *rank, ties, num = 0, den = 0, rho = 0, icc = 0;
+	double ssb = 0, ssw = 0, dfb = 0, dfw = 0, sum_n2 = 0, nsum = 0;
+	double factor;
+
+	if (rho_out)
+		*rho_out = 0;
+	if (icc_out)
+		*icc_out = 0;
+	if (n < 4)
+		return 1;
+	v = malloc(2 * n * sizeof(*v));
+	if (!v)
+		return 1;
+	rank = v + n;
+	memcpy(v, a->v, na * sizeof(*v));
+	memcpy(v + na, b->v, nb * sizeof(*v));
+	if (rank_values(v, n, rank, &ties)) {
+		free(v);
+		return 1;
+	}
+	off = 0;
+	for (s = 0; s < 2; s++) {
+		const struct stats_side *sd = side[s];
+		size_t side_off = off, side_n = stats_side_count(sd);
+		double side_mean = 0, side_sum_n2 = 0;
+
+		for (i = 0; i < side_n; i++)
+			side_mean += rank[side_off + i];
+		side_mean /= side_n ? side_n : 1;
+		for (i = 0; i < sd->nruns; i++) {
+			size_t len = sd->run_len[i];
+			double m = 0;
+
+			for (t = 0; t < len; t++)
+				m += rank[off + t];
+			m = len ? m / len : 0;
+			for (t = 0; t < len; t++) {
+				double c = rank[off + t] - m;
+
+				den += c * c;
+				ssw += c * c;
+				if (t + 1 < len) {
+					num += c * (rank[off + t + 1] - m);
+					pairs++;
+				}
+			}
+			ssb += len * (m - side_mean) * (m - side_mean);
+			side_sum_n2 += (double)len * len;
+			off += len;
+			runs++;
+		}
+		if (sd->nruns >= 2) {
+			dfb += sd->nruns - 1;
+			dfw += side_n - sd->nruns;
+			/* n0 of the unbalanced one-way ANOVA, summed over sides */
+			sum_n2 += side_n - side_sum_n2 / side_n;
+			nsum += sd->nruns - 1;
+		} else {
+			/* one run: its spread still counts as within-run */
+			dfw += side_n ? side_n - 1 : 0;
+		}
+	}
+	free(v);
+	if (pairs >= 5 && den > 0) {
+		/* The lag-1 estimate from short series centred on their own
+		 * mean is biased low by about (1 + 4 rho) / m (Marriott and
+		 * Pope, 1954); add it back. */
+		rho = num / den;
+		rho += (1 + 4 * rho) / ((double)n / runs);
+		if (rho < 0)
+			rho = 0;
+		if (rho > 0.8)
+			rho = 0.8;
+	}
+	if (dfb > 0 && dfw > 0) {
+		double msb = ssb / dfb, msw = ssw / dfw, n0 = sum_n2 / nsum;
+
+		if (msb + (n0 - 1) * msw > 0)
+			icc = (msb - msw) / (msb + (n0 - 1) * msw);
+		if (icc < 0)
+			icc = 0;
+		if (icc > 1)
+			icc = 1;
+	}
+	factor = (1 + rho) / (1 - rho) * (1 + ((double)n / runs - 1) * icc);
+	if (rho_out)
+		*rho_out = rho;
+	if (icc_out)
+		*icc_out = icc;
+	return factor < 1 ? 1 : factor;
+}
+
+/* splitmix64: small, fast, and the same on every platform. */
+static __u64 rng_next(__u64 *s)
+{
+	__u64 z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static size_t rng_below(__u64 *s, size_t n)
+{
+	return (size_t)(rng_next(s) % n);
+}
+
+/* One resample of side S into OUT (stats_side_count(S) values). */
+static void resample_side(const struct stats_side *s, const size_t *run_off,
+			  __u64 *rng, double *out)
+{
+	size_t r, k = 0;
+
+	for (r = 0; r < s->nruns; r++) {
+		size_t pick = s->nruns >= 2 ? rng_below(rng, s->nruns) : r;
+		const double *v = s->v + run_off[pick];
+		size_t len = s->run_len[pick], want = s->run_len[r], got = 0;
+		for (; got < want; got++)
+			out[k++] = v[rng_below(rng, len)];
+	}
+}
+
+static double percentile_sorted(const double *v, size_t n, double p)
+{
+	double x = p * (n - 1), f = floor(x);
+	size_t i = (size_t)f;
+
+	if (i + 1 >= n)
+		return v[n - 1];
+	if (isinf(v[i]) || isinf(v[i + 1]))
+		return x - f < 0.5 ? v[i] : v[i + 1];
+	return v[i] + (x - f) * (v[i + 1] - v[i]);
+}
+
+/* Percentile interval of sorted V, its distances from the bootstrap
+ * median stretched by W. */
+static void widen(const double *v, size_t n, double level, double w,
+		  double *lo, double *hi)
+{
+	double mid = percentile_sorted(v, n, 0.5);
+
+	*lo = percentile_sorted(v, n, (1 - level) / 2);
+	*hi = percentile_sorted(v, n, 1 - (1 - level) / 2);
+	if (isfinite(mid) && isfinite(*lo))
+		*lo = mid - w * (mid - *lo);
+	if (isfinite(mid) && isfinite(*hi))
+		*hi = mid + w * (*hi - mid);
+}
+
+int stats_bootstrap_shift(const struct stats_side *a,
+			  const struct stats_side *b, unsigned int reps,
+			  double level, __u64 seed, struct stats_ci *ci)
+{
+	size_t na = stats_side_count(a), nb = stats_side_count(b), i;
+	size_t *off_a = NULL, *off_b = NULL;
+	double *ra = NULL, *rb = NULL, *d = NULL, *rel = NULL, *abs_ = NULL;
+	double *tmp = NULL, rho, w;
+	__u64 rng = seed;
+	int err = -ENOMEM;
+
+	memset(ci, 0, sizeof(*ci));
+	if (!na || !nb || reps < 10 || !(level > 0 && level < 1))
+		return -EINVAL;
+	off_a = calloc(a->nruns, sizeof(*off_a));
+	off_b = calloc(b->nruns, sizeof(*off_b));
+	ra = malloc(na * sizeof(*ra));
+	rb = malloc(nb * sizeof(*rb));
+	tmp = malloc(na * sizeof(*tmp));
+	d = malloc(na * nb * sizeof(*d));
+	rel = malloc(reps * sizeof(*rel));
+	abs_ = malloc(reps * sizeof(*abs_));
+	if (!off_a || !off_b || !ra || !rb || !tmp || !d || !rel || !abs_)
+		goto cleanup;
+	for (i = 1; i < a->nruns; i++)
+		off_a[i] = off_a[i - 1] + a->run_len[i - 1];
+	for (i = 1; i < b->nruns; i++)
+		off_b[i] = off_b[i - 1] + b->run_len[i - 1];
+	for (i = 0; i < reps; i++) {
+		double shift, base;
+
+		resample_side(a, off_a, &rng, ra);
+		resample_side(b, off_b, &rng, rb);
+		shift = hl_scratch(ra, na, rb, nb, d);
+		memcpy(tmp, ra, na * sizeof(*tmp));
+		base = median_inplace(tmp, na);
+		abs_[i] = shift;
+		if (base != 0)
+			rel[i] = shift / fabs(base);
+		else
+			rel[i] = shift > 0 ? INFINITY : shift < 0 ? -INFINITY : 0;
+	}
+	qsort(rel, reps, sizeof(*rel), cmp_double);
+	qsort(abs_, reps, sizeof(*abs_), cmp_double);
+	stats_variance_factor(a, b, &rho, NULL);
+	w = sqrt((1 + rho) / (1 - rho));
+	widen(rel, reps, level, w, &ci->lo, &ci->hi);
+	widen(abs_, reps, level, w, &ci->abs_lo, &ci->abs_hi);
+	err = 0;
+cleanup:
+	free(off_a);
+	free(off_b);
+	free(ra);
+	free(rb);
+	free(tmp);
+	free(d);
+	free(rel);
+	free(abs_);
+	return err;
+}
+
+struct pidx {
+	double p;
+	size_t i;
+};
+
+static int cmp_pidx(const void *pa, const void *pb)
+{
+	const struct pidx *a = pa, *b = pb;
+
+	if (a->p != b->p)
+		return a->p < b->p ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+int stats_holm(const double *p, size_t n, double *adj)
+{
+	struct pidx *s = malloc((n ? n : 1) * sizeof(*s));
+	size_t i, m = 0;
+	double run = 0;
+
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		adj[i] = NAN;
+		if (!isnan(p[i])) {
+			s[m].p = p[i];
+			s[m].i = i;
+			m++;
+		}
+	}
+	qsort(s, m, sizeof(*s), cmp_pidx);
+	for (i = 0; i < m; i++) {
+		double v = (m - i) * s[i].p;
+
+		if (v > 1)
+			v = 1;
+		if (v > run)
+			run = v;
+		adj[s[i].i] = run;
+	}
+	free(s);
+	return 0;
+}
+
+double stats_ols_slope(const double *x, const double *y, size_t n, double *t)
+{
+	double mx = 0, my = 0, sxx = 0, sxy = 0, syy = 0, slope, s2;
+	size_t i;
+
+	*t = 0;
+	if (n < 3)
+		return 0;
+	for (i = 0; i < n; i++) {
+		mx += x[i];
+		my += y[i];
+	}
+	mx /= n;
+	my /= n;
+	for (i = 0; i < n; i++) {
+		sxx += (x[i] - mx) * (x[i] - mx);
+		sxy += (x[i] - mx) * (y[i] - my);
+		syy += (y[i] - my) * (y[i] - my);
+	}
+	if (sxx <= 0)
+		return 0;
+	slope = sxy / sxx;
+	s2 = (syy - slope * sxy) / (n - 2);
+	if (s2 <= 0)
+		*t = slope > 0 ? INFINITY : slope < 0 ? -INFINITY : 0;
+	else
+		*t = slope / sqrt(s2 / sxx);
+	return slope;
+}
