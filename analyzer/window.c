@@ -301,10 +301,12 @@ static int take_chunk(struct window_stream *ws, const struct trace_chunk *c)
 	case LOUPE_CHUNK_STACKS:
 		return profile_add_stacks(&ws->dict, c->stacks.v, c->stacks.n);
 	case LOUPE_CHUNK_SAMPLES:
-		return append((void **)&ws->samples, &ws->nsamples,
+		err = profile_add_samples(&ws->dict, c->samples.v, c->samples.n);
+		return err ? err : append((void **)&ws->samples, &ws->nsamples,
 			      &ws->samples_cap, c->samples.v, c->samples.n,
 			      sizeof(*ws->samples));
 	case LOUPE_CHUNK_COUNTERS:
+		profile_add_counters(&ws->dict, &c->counters);
 		return append((void **)&ws->ctrs, &ws->nctrs, &ws->ctrs_cap,
 			      &c->counters, 1, sizeof(*ws->ctrs));
 	default:
