@@ -1,13 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * 'loupe report --mem': outstanding sampled heap bytes per allocation site,
- * and leaks.  A leak is a site whose outstanding bytes keep growing with
- * the requests served: a least-squares fit of outstanding bytes against
- * cumulative requests (against time when nothing is instrumented) over the
- * windows after warm-up, significant (t > 5) over all of them and still
- * significant (t > 3) and at least half as steep over the second half, so
- * a cache that warms up and then plateaus is not one.  Allocations made before loupe attached were
- * never counted, so they cannot look like leaks.
+ * leaks (mem_sites.c judges them), allocation by stage and RSS.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,91 +9,10 @@
 
 #include "analyzer/json.h"
 #include "analyzer/mem_report.h"
+#include "analyzer/mem_sites.h"
 #include "analyzer/units.h"
 
 #define TOP_SITES 8
-#define WARMUP_WINDOWS 2
-#define MIN_JUDGED 6	/* windows after warm-up needed to call a leak */
-
-struct site_view {
-	struct mem_site m;	/* the stacks of one site, merged */
-	__u32 frame;		/* first frame that is not the allocator */
-	double outstanding, allocated;
-	double slope, t;	/* bytes per x after warm-up, its t statistic */
-	double slope_late, t_late; /* the same over the late half */
-	double per_second;
-	bool leak;
-};
-
-/* OLS slope of y on x over [from, to) and its t statistic. */
-static void fit(const double *x, const double *y, size_t from, size_t to,
-		double *slope, double *t)
-{
-	double n = to - from, mx = 0, my = 0, sxx = 0, sxy = 0, sse = 0, e, se;
-	size_t i;
-
-	*slope = *t = 0;
-	if (n < 3)
-		return;
-	for (i = from; i < to; i++) {
-		mx += x[i];
-		my += y[i];
-	}
-	mx /= n;
-	my /= n;
-	for (i = from; i < to; i++) {
-		sxx += (x[i] - mx) * (x[i] - mx);
-		sxy += (x[i] - mx) * (y[i] - my);
-	}
-	if (sxx <= 0)
-		return;
-	*slope = sxy / sxx;
-	for (i = from; i < to; i++) {
-		e = y[i] - my - *slope * (x[i] - mx);
-		sse += e * e;
-	}
-	se = sqrt(sse / (n - 2) / sxx);
-	/* A perfectly straight line: as significant as it gets. */
-	*t = se > 0 ? *slope / se : (*slope > 0 ? 1e9 : 0);
-}
-
-static bool is_allocator(const struct trace_summary *s, const struct trace_frame *f)
-{
-	static const char *const names[] = {
-		"malloc", "calloc", "realloc", "free", "posix_memalign",
-		"aligned_alloc", "memalign", "valloc", "pvalloc", "reallocarray",
-		"operator new", "operator new[]",
-	};
-	const char *fn = f->function_id == TRACE_NO_ID ? "" :
-			 summary_name(s, f->function_id);
-	const char *mod = f->module_id == TRACE_NO_ID ? "" :
-			  summary_name(s, f->module_id);
-	size_t i;
-
-	if (strstr(mod, "libloupe-alloc") || !strncmp(fn, "loupe_", 6))
-		return true;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strncmp(fn, names[i], strlen(names[i])) &&
-		    (!fn[strlen(names[i])] || fn[strlen(names[i])] == '('))
-			return true;
-	return false;
-}
-
-static __u32 site_frame(const struct trace_summary *s, __u32 stack_id)
-{
-	const struct profile *p = &s->prof;
-	const struct profile_stack *st =
-		stack_id < p->nstacks ? &p->stacks[stack_id] : NULL;
-	__u32 i;
-
-	if (!st || !st->frames)
-		return TRACE_NO_ID;
-	for (i = 0; i < st->nframes; i++)
-		if (st->frames[i] < p->nframes &&
-		    !is_allocator(s, &p->frames[st->frames[i]]))
-			return st->frames[i];
-	return st->nframes ? st->frames[0] : TRACE_NO_ID;
-}
 
 /* Per window index: cumulative requests and end time (seconds). */
 static size_t window_axes(const struct trace_summary *s, double **req,
@@ -127,127 +40,25 @@ static size_t window_axes(const struct trace_summary *s, double **req,
 	return n;
 }
 
-static void analyze_site(struct site_view *v, const double *req,
-			 const double *secs, size_t nw)
+static const char *summary_name_cb(const void *ctx, __u32 id)
 {
-	double *out = calloc(nw + 1, sizeof(double)), acc = 0, dt;
-	const double *x = req[nw - 1] > 0 ? req : secs;
-	const struct mem_site *m = &v->m;
-	size_t i, from = WARMUP_WINDOWS < nw ? WARMUP_WINDOWS : 0;
-
-	if (!out)
-		return;
-	for (i = 0; i < nw; i++) {
-		if (i < m->nwin) {
-			acc += m->alloc[i] - m->freed[i];
-			v->allocated += m->alloc[i];
-		}
-		out[i] = acc;
-	}
-	v->outstanding = acc;
-	fit(x, out, from, nw, &v->slope, &v->t);
-	fit(x, out, from + (nw - from) / 2, nw, &v->slope_late, &v->t_late);
-	dt = secs[nw - 1] - secs[from];
-	v->per_second = dt > 0 ? (out[nw - 1] - out[from]) / dt : 0;
-	/* Still growing at the end, and about as fast: a cache that filled
-	 * early has a late slope near zero (its noise can look significant
-	 * over a few windows, its size cannot). */
-	v->leak = nw >= from + MIN_JUDGED && v->slope > 0 && v->t > 5 &&
-		  v->t_late > 3 && v->slope_late > 0.5 * v->slope &&
-		  out[nw - 1] - out[from] > 65536;
-	free(out);
+	return summary_name(ctx, id);
 }
 
-static int by_outstanding(const void *a, const void *b)
+/* The sites of S; NULL when there are too few windows. */
+static struct mem_site_view *build(const struct trace_summary *s, size_t *nw,
+				   bool *per_request, size_t *n)
 {
-	const struct site_view *x = a, *y = b;
-
-	return (x->outstanding < y->outstanding) - (x->outstanding > y->outstanding);
-}
-
-/*
- * Adds stack M's series into the site V.  A site is where the allocation
- * happens (the first frame past the allocator), not the whole stack: a
- * cache filled from one call path and refilled from another is one site,
- * whose bytes plateau, not two that drift apart.
- */
-static int merge_into(struct site_view *v, const struct mem_site *m)
-{
-	size_t i;
-
-	if (m->nwin > v->m.nwin) {
-		double *a = realloc(v->m.alloc, m->nwin * sizeof(double));
-		double *f = a ? realloc(v->m.freed, m->nwin * sizeof(double)) : NULL;
-
-		if (a)
-			v->m.alloc = a;
-		if (!f)
-			return -1;
-		v->m.freed = f;
-		for (i = v->m.nwin; i < m->nwin; i++)
-			v->m.alloc[i] = v->m.freed[i] = 0;
-		v->m.nwin = m->nwin;
-	}
-	for (i = 0; i < m->nwin; i++) {
-		v->m.alloc[i] += m->alloc[i];
-		v->m.freed[i] += m->freed[i];
-	}
-	v->m.objects += m->objects;
-	return 0;
-}
-
-static void free_views(struct site_view *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v && i < n; i++) {
-		free(v[i].m.alloc);
-		free(v[i].m.freed);
-	}
-	free(v);
-}
-
-/* Folds every site; free with free_views().  *NW: windows, *N: sites. */
-static struct site_view *build(const struct trace_summary *s, size_t *nw,
-			       bool *per_request, size_t *n)
-{
-	const struct profile *p = &s->prof;
-	struct site_view *v;
+	struct mem_sites_input in = { .prof = &s->prof, .name = summary_name_cb, .ctx = s };
+	struct mem_site_view *v;
 	double *req = NULL, *secs = NULL;
-	size_t i, j;
-	__u32 frame;
 
 	*n = 0;
 	*nw = window_axes(s, &req, &secs);
-	v = calloc(p->nmem + 1, sizeof(*v));
-	if (!v || *nw < 2) {
-		free(req);
-		free(secs);
-		free(v);
-		return NULL;
-	}
-	*per_request = req[*nw - 1] > 0;
-	for (i = 0; i < p->nmem; i++) {
-		frame = site_frame(s, p->mem[i].stack_id);
-		for (j = 0; j < *n; j++)
-			if (v[j].frame == frame && frame != TRACE_NO_ID)
-				break;
-		if (j == *n) {
-			v[j].frame = frame;
-			v[j].m.stack_id = p->mem[i].stack_id;
-			(*n)++;
-		}
-		if (merge_into(&v[j], &p->mem[i])) {
-			free_views(v, *n);
-			free(req);
-			free(secs);
-			return NULL;
-		}
-	}
-	for (i = 0; i < *n; i++)
-		analyze_site(&v[i], req, secs, *nw);
-	if (*n)
-		qsort(v, *n, sizeof(*v), by_outstanding);
+	in.cum_requests = req;
+	in.end_s = secs;
+	in.nwindows = *nw;
+	v = req && secs ? mem_sites_build(&in, per_request, n) : NULL;
 	free(req);
 	free(secs);
 	return v;
@@ -327,7 +138,7 @@ static void print_by_stage(FILE *f, const struct trace_summary *s)
 void mem_report_text(FILE *f, const struct trace_summary *s)
 {
 	const struct profile *p = &s->prof;
-	struct site_view *v;
+	struct mem_site_view *v;
 	char a[16], b[16];
 	bool per_req;
 	size_t nw, i, n, leaks = 0;
@@ -371,19 +182,19 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 			units_bytes(b, sizeof(b), (__u64)(v[i].per_second > 0 ? v[i].per_second : 0)),
 			v[i].t > 1e6 ? 1e6 : v[i].t, nw);
 	}
-	if (!leaks && nw < WARMUP_WINDOWS + MIN_JUDGED)
+	if (!leaks && nw < MEM_WARMUP_WINDOWS + MEM_MIN_JUDGED)
 		fprintf(f, "\nleaks not judged: %zu windows, need %d (record longer)\n",
-			nw, WARMUP_WINDOWS + MIN_JUDGED);
+			nw, MEM_WARMUP_WINDOWS + MEM_MIN_JUDGED);
 	else if (!leaks)
 		fprintf(f, "\nno leak: no site's outstanding bytes keep growing\n");
-	free_views(v, n);
+	mem_sites_free(v, n);
 }
 
 void mem_report_json(FILE *f, const struct trace_summary *s)
 {
 	const struct profile *p = &s->prof;
 	const struct trace_frame *fr;
-	struct site_view *v = NULL;
+	struct mem_site_view *v = NULL;
 	bool per_req = false;
 	size_t nw = 0, i, n, nsites = 0;
 
@@ -424,5 +235,5 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 			(unsigned long long)p->rss[i].file,
 			(unsigned long long)p->rss[i].shmem);
 	fprintf(f, "]}");
-	free_views(v, nsites);
+	mem_sites_free(v, nsites);
 }

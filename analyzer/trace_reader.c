@@ -41,6 +41,7 @@ struct trace_reader {
 	int fd;
 	bool sized;		/* a regular file: fstat() knows its size */
 	bool done;		/* stopped at a cut-short chunk for good */
+	bool follow;		/* a cut-short chunk may still be in flight */
 	__u64 pos;		/* file offset of the next chunk header */
 	__u64 expect_seq;	/* seq the next chunk should carry */
 	bool have_seq;		/* false right after an unreadable header */
@@ -294,6 +295,11 @@ static int reader_inflate(struct trace_reader *r, const __u8 *src,
 	return n == h->raw_len ? 0 : -EBADMSG;
 }
 
+void trace_reader_set_follow(struct trace_reader *r, bool on)
+{
+	r->follow = on;
+}
+
 int trace_reader_next(struct trace_reader *r, struct trace_chunk *out)
 {
 	struct loupe_chunk_header h;
@@ -311,6 +317,8 @@ int trace_reader_next(struct trace_reader *r, struct trace_chunk *out)
 		if (!avail)
 			break;
 		if (avail < TRACE_CHUNK_HEADER_SIZE) {
+			if (r->follow)
+				break;
 			reader_damage(r, "truncated header", r->pos);
 			r->st.trailing_bytes = avail;
 			r->done = true;
@@ -337,6 +345,9 @@ int trace_reader_next(struct trace_reader *r, struct trace_chunk *out)
 			avail = (size_t)(r->st.file_size - r->pos);
 		}
 		if (avail < total) {
+			/* Being written right now: try again later. */
+			if (r->follow)
+				break;
 			/* The recorder died while writing this one. */
 			reader_damage(r, "truncated payload", r->pos);
 			r->st.trailing_bytes = avail;

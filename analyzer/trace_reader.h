@@ -82,6 +82,12 @@ struct trace_reader *trace_reader_open(const char *path);
  */
 int trace_reader_next(struct trace_reader *r, struct trace_chunk *out);
 
+/*
+ * Follow mode, for a file a recorder is still writing: a chunk cut short at
+ * the end is taken to be in flight (trace_reader_next() returns 0 and reads
+ * it whole on a later call) rather than as damage.
+ */
+void trace_reader_set_follow(struct trace_reader *r, bool on);
 void trace_reader_stats(const struct trace_reader *r,
 			struct trace_reader_stats *st);
 

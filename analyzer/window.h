@@ -82,7 +82,8 @@ const struct trace_end *window_stream_end(const struct window_stream *ws);
 const char *window_stream_name(const struct window_stream *ws, __u32 id);
 /* Id of the name STR, or TRACE_NO_ID. */
 __u32 window_stream_find_name(const struct window_stream *ws, const char *str);
-/* Frames and stacks seen so far (profile.h; its samples stay empty). */
+/* Frames, stacks, and samples, memory series and counters merged over the
+ * windows read so far (profile.h). */
 const struct profile *window_stream_dict(const struct window_stream *ws);
 /* Latest announced value of KEY, or NULL.  Keys starting with '@' are
  * loupe's own (e.g. "@env.OMP_NUM_THREADS", "@machine.cores"). */

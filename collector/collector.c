@@ -20,6 +20,7 @@
 #include "collector/counters.h"
 #include "collector/cpu_profile.h"
 #include "collector/funclat.h"
+#include "collector/target_facts.h"
 #include "collector/trace_writer.h"
 #include "collector/usdt_scan.h"
 #include "log.h"
@@ -258,6 +259,9 @@ int collector_start(struct collector *c)
 		if (err)
 			return err;
 	}
+	err = target_facts_record(c->agg, c->o.pid, start);
+	if (err)
+		return err;
 	if (c->o.counters) {
 		c->ctrs = counters_new(c->o.pid);
 		if (!c->ctrs)
