@@ -206,6 +206,9 @@ int stats_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
 	r->u = rb - nb * (nb + 1) / 2.0;
 	r->prob_greater = r->u / ((double)na * nb);
 	mu = na * (double)nb / 2;
+	r->mean = mu;
+	r->var = na * (double)nb / 12 *
+		 ((n + 1) - ties / ((double)n * (n - 1))) * var_factor;
 
 	if (ties == 0 && var_factor == 1 && na * nb <= STATS_MW_EXACT_MAX) {
 		err = mw_exact(na < nb ? na : nb, na < nb ? nb : na, r->u,
@@ -214,8 +217,7 @@ int stats_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
 			return err;
 		r->exact = true;
 	} else {
-		var = na * (double)nb / 12 *
-		      ((n + 1) - ties / ((double)n * (n - 1))) * var_factor;
+		var = r->var;
 		if (var <= 0) {
 			/* every value equal: no evidence either way */
 			r->p_greater = r->p_less = 1;
@@ -392,8 +394,11 @@ static void resample_side(const struct stats_side *s, const size_t *run_off,
 	for (r = 0; r < s->nruns; r++) {
 		size_t pick = s->nruns >= 2 ? rng_below(rng, s->nruns) : r;
 		const double *v = s->v + run_off[pick];
-		size_t len = s->run_len[pick], want = s->run_len[r], got = 0;
-		for (; got < want; got++)
+		size_t len = s->run_len[pick], want = s->run_len[r], got;
+
+		if (!len)
+			continue;
+		for (got = 0; got < want; got++)
 			out[k++] = v[rng_below(rng, len)];
 	}
 }
@@ -425,64 +430,293 @@ static void widen(const double *v, size_t n, double level, double w,
 		*hi = mid + w * (*hi - mid);
 }
 
-int stats_bootstrap_shift(const struct stats_side *a,
-			  const struct stats_side *b, unsigned int reps,
-			  double level, __u64 seed, struct stats_ci *ci)
+static double rel_of(double shift, double base)
 {
-	size_t na = stats_side_count(a), nb = stats_side_count(b), i;
-	size_t *off_a = NULL, *off_b = NULL;
-	double *ra = NULL, *rb = NULL, *d = NULL, *rel = NULL, *abs_ = NULL;
-	double *tmp = NULL, rho, w;
+	if (base != 0)
+		return shift / fabs(base);
+	return shift > 0 ? INFINITY : shift < 0 ? -INFINITY : 0;
+}
+
+/* Strata with both sides non-empty, with run offsets, for resampling. */
+struct boot_stratum {
+	const struct stats_stratum *s;
+	size_t *off_a, *off_b, na, nb;
+};
+
+/* Stratified HL and median(A) of the values in BA / BB (per stratum, back
+ * to back, sizes as in BS); D and T are scratch. */
+static void stratified_shift(const struct boot_stratum *bs, const size_t *pick,
+			     size_t k, const double *va, const double *vb,
+			     double *d, double *t, double *shift, double *base)
+{
+	size_t i, j, l, nd = 0, nt = 0;
+
+	for (i = 0; i < k; i++) {
+		const struct boot_stratum *b = &bs[pick[i]];
+
+		for (j = 0; j < b->na; j++) {
+			for (l = 0; l < b->nb; l++)
+				d[nd++] = vb[l] - va[j];
+			t[nt++] = va[j];
+		}
+		va += b->na;
+		vb += b->nb;
+	}
+	*shift = median_inplace(d, nd);
+	*base = median_inplace(t, nt);
+}
+
+static int bootstrap(const struct boot_stratum *bs, size_t k, unsigned int reps,
+		     double level, __u64 seed, double rho, struct stats_ci *ci)
+{
+	size_t i, j, na = 0, nb = 0, nd = 0, maxd = 0, maxa = 0;
+	size_t *pick = malloc(k * sizeof(*pick));
+	double *va = NULL, *vb = NULL, *d = NULL, *t = NULL, *rel = NULL;
+	double *abs_ = NULL, w;
 	__u64 rng = seed;
 	int err = -ENOMEM;
 
-	memset(ci, 0, sizeof(*ci));
-	if (!na || !nb || reps < 10 || !(level > 0 && level < 1))
-		return -EINVAL;
-	off_a = calloc(a->nruns, sizeof(*off_a));
-	off_b = calloc(b->nruns, sizeof(*off_b));
-	ra = malloc(na * sizeof(*ra));
-	rb = malloc(nb * sizeof(*rb));
-	tmp = malloc(na * sizeof(*tmp));
-	d = malloc(na * nb * sizeof(*d));
+	for (i = 0; i < k; i++) {
+		na += bs[i].na;
+		nb += bs[i].nb;
+		nd += bs[i].na * bs[i].nb;
+		if (bs[i].na * bs[i].nb > maxd)
+			maxd = bs[i].na * bs[i].nb;
+		if (bs[i].na > maxa)
+			maxa = bs[i].na;
+	}
+	/* a draw of k strata can repeat the largest one k times */
+	if (k >= 2) {
+		nd = maxd * k;
+		na = maxa * k;
+		for (i = 0, nb = 0; i < k; i++)
+			if (bs[i].nb > nb)
+				nb = bs[i].nb;
+		nb *= k;
+	}
+	va = malloc(na * sizeof(*va));
+	vb = malloc(nb * sizeof(*vb));
+	d = malloc(nd * sizeof(*d));
+	t = malloc(na * sizeof(*t));
 	rel = malloc(reps * sizeof(*rel));
 	abs_ = malloc(reps * sizeof(*abs_));
-	if (!off_a || !off_b || !ra || !rb || !tmp || !d || !rel || !abs_)
+	if (!pick || !va || !vb || !d || !t || !rel || !abs_)
 		goto cleanup;
-	for (i = 1; i < a->nruns; i++)
-		off_a[i] = off_a[i - 1] + a->run_len[i - 1];
-	for (i = 1; i < b->nruns; i++)
-		off_b[i] = off_b[i - 1] + b->run_len[i - 1];
 	for (i = 0; i < reps; i++) {
-		double shift, base;
+		double shift, base, *pa = va, *pb = vb;
 
-		resample_side(a, off_a, &rng, ra);
-		resample_side(b, off_b, &rng, rb);
-		shift = hl_scratch(ra, na, rb, nb, d);
-		memcpy(tmp, ra, na * sizeof(*tmp));
-		base = median_inplace(tmp, na);
+		for (j = 0; j < k; j++) {
+			pick[j] = k >= 2 ? rng_below(&rng, k) : j;
+			resample_side(&bs[pick[j]].s->a, bs[pick[j]].off_a, &rng, pa);
+			resample_side(&bs[pick[j]].s->b, bs[pick[j]].off_b, &rng, pb);
+			pa += bs[pick[j]].na;
+			pb += bs[pick[j]].nb;
+		}
+		stratified_shift(bs, pick, k, va, vb, d, t, &shift, &base);
 		abs_[i] = shift;
-		if (base != 0)
-			rel[i] = shift / fabs(base);
-		else
-			rel[i] = shift > 0 ? INFINITY : shift < 0 ? -INFINITY : 0;
+		rel[i] = rel_of(shift, base);
 	}
 	qsort(rel, reps, sizeof(*rel), cmp_double);
 	qsort(abs_, reps, sizeof(*abs_), cmp_double);
-	stats_variance_factor(a, b, &rho, NULL);
 	w = sqrt((1 + rho) / (1 - rho));
 	widen(rel, reps, level, w, &ci->lo, &ci->hi);
 	widen(abs_, reps, level, w, &ci->abs_lo, &ci->abs_hi);
 	err = 0;
 cleanup:
-	free(off_a);
-	free(off_b);
-	free(ra);
-	free(rb);
-	free(tmp);
+	free(pick);
+	free(va);
+	free(vb);
 	free(d);
+	free(t);
 	free(rel);
 	free(abs_);
+	return err;
+}
+
+static void boot_strata_free(struct boot_stratum *bs, size_t k)
+{
+	size_t i;
+
+	for (i = 0; bs && i < k; i++) {
+		free(bs[i].off_a);
+		free(bs[i].off_b);
+	}
+	free(bs);
+}
+
+static size_t *run_offsets(const struct stats_side *s)
+{
+	size_t *off = calloc(s->nruns ? s->nruns : 1, sizeof(*off)), i;
+
+	for (i = 1; off && i < s->nruns; i++)
+		off[i] = off[i - 1] + s->run_len[i - 1];
+	return off;
+}
+
+/* The usable strata of ST as boot_strata; NULL with *K = 0 on -ENOMEM. */
+static struct boot_stratum *boot_strata(const struct stats_stratum *st,
+					size_t ns, size_t *k)
+{
+	struct boot_stratum *bs = calloc(ns ? ns : 1, sizeof(*bs));
+	size_t i;
+
+	*k = 0;
+	if (!bs)
+		return NULL;
+	for (i = 0; i < ns; i++) {
+		struct boot_stratum *b = &bs[*k];
+
+		b->na = stats_side_count(&st[i].a);
+		b->nb = stats_side_count(&st[i].b);
+		if (!b->na || !b->nb)
+			continue;
+		b->s = &st[i];
+		b->off_a = run_offsets(&st[i].a);
+		b->off_b = run_offsets(&st[i].b);
+		++*k;
+		if (!b->off_a || !b->off_b) {
+			boot_strata_free(bs, *k);
+			*k = 0;
+			return NULL;
+		}
+	}
+	return bs;
+}
+
+int stats_bootstrap_shift(const struct stats_side *a,
+			  const struct stats_side *b, unsigned int reps,
+			  double level, __u64 seed, struct stats_ci *ci)
+{
+	struct stats_stratum st = { *a, *b };
+	struct boot_stratum *bs;
+	size_t k;
+	double rho;
+	int err;
+
+	memset(ci, 0, sizeof(*ci));
+	if (!stats_side_count(a) || !stats_side_count(b) || reps < 10 ||
+	    !(level > 0 && level < 1))
+		return -EINVAL;
+	bs = boot_strata(&st, 1, &k);
+	if (!bs)
+		return -ENOMEM;
+	stats_variance_factor(a, b, &rho, NULL);
+	err = bootstrap(bs, k, reps, level, seed, rho, ci);
+	boot_strata_free(bs, k);
+	return err;
+}
+
+/* Concatenates the values of side S into OUT. */
+static size_t side_values(const struct stats_side *s, double *out)
+{
+	size_t n = stats_side_count(s);
+
+	memcpy(out, s->v, n * sizeof(*out));
+	return n;
+}
+
+int stats_compare(const struct stats_stratum *st, size_t ns, unsigned int reps,
+		  double level, __u64 seed, struct stats_cmp *out)
+{
+	struct boot_stratum *bs = NULL;
+	double *va = NULL, *vb = NULL, *d = NULL, *t = NULL, *z = NULL;
+	size_t k = 0, i, na = 0, nb = 0, nd = 0, *pick = NULL;
+	double u = 0, mean = 0, var = 0, zbar = 0, ss = 0;
+	int err = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (reps < 10 || !(level > 0 && level < 1))
+		return -EINVAL;
+	bs = boot_strata(st, ns, &k);
+	if (!bs)
+		return -ENOMEM;
+	if (!k) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	for (i = 0; i < k; i++) {
+		na += bs[i].na;
+		nb += bs[i].nb;
+		nd += bs[i].na * bs[i].nb;
+	}
+	va = malloc(na * sizeof(*va));
+	vb = malloc(nb * sizeof(*vb));
+	d = malloc(nd * sizeof(*d));
+	t = malloc(na * sizeof(*t));
+	z = malloc(k * sizeof(*z));
+	pick = malloc(k * sizeof(*pick));
+	if (!va || !vb || !d || !t || !z || !pick)
+		goto cleanup;
+	out->na = na;
+	out->nb = nb;
+
+	/* the test, stratum by stratum */
+	for (i = 0; i < k; i++) {
+		const struct stats_stratum *s = bs[i].s;
+		double rho, icc, f;
+		struct mw_result r;
+
+		side_values(&s->a, va);
+		side_values(&s->b, vb);
+		f = stats_variance_factor(&s->a, &s->b, &rho, &icc);
+		err = stats_mann_whitney(va, bs[i].na, vb, bs[i].nb, f, &r);
+		if (err)
+			goto cleanup;
+		if (k == 1)
+			out->mw = r;
+		u += r.u;
+		mean += r.mean;
+		var += r.var;
+		z[i] = r.var > 0 ? (r.u - r.mean) / sqrt(r.var) : 0;
+		zbar += z[i] / k;
+		out->var_factor += f / k;
+		out->rho += rho / k;
+		out->icc += icc / k;
+	}
+	out->overdispersion = 1;
+	if (k >= 2) {
+		for (i = 0; i < k; i++)
+			ss += (z[i] - zbar) * (z[i] - zbar);
+		if (ss / (k - 1) > 1)
+			out->overdispersion = ss / (k - 1);
+		var *= out->overdispersion;
+		out->mw.u = u;
+		out->mw.mean = mean;
+		out->mw.var = var;
+		out->mw.prob_greater = u / (double)nd;
+		if (var > 0) {
+			out->mw.z = (u - mean) / sqrt(var);
+			out->mw.p_greater = stats_norm_sf((u - mean - 0.5) / sqrt(var));
+			out->mw.p_less = stats_norm_sf((mean - u - 0.5) / sqrt(var));
+		} else {
+			out->mw.p_greater = out->mw.p_less = 1;
+		}
+		out->mw.p_two = 2 * fmin(out->mw.p_greater, out->mw.p_less);
+		if (out->mw.p_two > 1)
+			out->mw.p_two = 1;
+	}
+
+	/* the estimate over all strata, as each bootstrap replicate takes it */
+	{
+		double *pa = va, *pb = vb;
+
+		for (i = 0; i < k; i++) {
+			pick[i] = i;
+			pa += side_values(&bs[i].s->a, pa);
+			pb += side_values(&bs[i].s->b, pb);
+		}
+	}
+	stratified_shift(bs, pick, k, va, vb, d, t, &out->shift, &out->base);
+	out->rel = rel_of(out->shift, out->base);
+	err = bootstrap(bs, k, reps, level, seed, out->rho, &out->ci);
+cleanup:
+	boot_strata_free(bs, k);
+	free(va);
+	free(vb);
+	free(d);
+	free(t);
+	free(z);
+	free(pick);
 	return err;
 }
 

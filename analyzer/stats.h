@@ -32,6 +32,7 @@ struct mw_result {
 	 * "common-language" effect size; 0.5 = no effect.  Cliff's delta is
 	 * 2 A - 1. */
 	double prob_greater;
+	double mean, var;	/* of U under the null (var inflated) */
 	bool exact;		/* p from the exact null distribution */
 };
 
@@ -108,6 +109,41 @@ struct stats_ci {
 int stats_bootstrap_shift(const struct stats_side *a,
 			  const struct stats_side *b, unsigned int reps,
 			  double level, __u64 seed, struct stats_ci *ci);
+
+/*
+ * Runs compared with each other: one stratum holds all runs when the sides
+ * were recorded apart; recorded side by side (each A run concurrent with a
+ * B run on the same machine), every time slot is a stratum, so what the
+ * machine did during a slot hits both sides and cancels.
+ */
+struct stats_stratum {
+	struct stats_side a, b;
+};
+
+struct stats_cmp {
+	double shift;		/* HL over pairs within strata, metric units */
+	double base;		/* median of all A values */
+	double rel;		/* shift / |base|; +-INFINITY when base is 0 */
+	/* U summed over strata (the van Elteren idea with equal weights),
+	 * each stratum's variance inflated by its stats_variance_factor, the
+	 * sum by the overdispersion of the strata's z scores. */
+	struct mw_result mw;
+	double var_factor;	/* mean factor over strata */
+	double rho, icc;	/* mean over strata */
+	double overdispersion;	/* >= 1; 1 with fewer than 2 strata */
+	struct stats_ci ci;
+	size_t na, nb;
+};
+
+/*
+ * Compares B with A over NS strata: the U test, the Hodges-Lehmann shift
+ * (median of the differences b - a of pairs inside a stratum), and its
+ * bootstrap interval (strata drawn with replacement when there are two or
+ * more, then runs and windows as in stats_bootstrap_shift).  Strata with
+ * an empty side are ignored; -EINVAL when none is left, or -ENOMEM.
+ */
+int stats_compare(const struct stats_stratum *st, size_t ns, unsigned int reps,
+		  double level, __u64 seed, struct stats_cmp *out);
 
 /*
  * Holm-Bonferroni adjusted p-values: ADJ[i] for P[i] controls the
