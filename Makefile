@@ -60,7 +60,7 @@ PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
 NOFP_SRCS := $(wildcard tests/progs/nofp/*.c)
 NOFP_BINS := $(patsubst tests/progs/nofp/%.c,$(OUT)/progs/nofp/%,$(NOFP_SRCS))
 
-.PHONY: all deps check bench demo install clean format fuzz
+.PHONY: all deps check bench demo install clean format fuzz eval
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -172,6 +172,10 @@ check: deps
 
 bench: deps all
 	@OUT=$(OUT) tests/bench/run.sh
+
+# Every fault scenario under loupe: found? fix proposed? false findings?
+eval: deps all $(OUT)/progs/ranker-plain $(SHIM_LIB)
+	@OUT=$(OUT) samples/scenarios/eval.sh
 
 demo: deps all
 	@OUT=$(OUT) samples/demo.sh
