@@ -189,6 +189,8 @@ install: $(OUT)/loupe
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		loupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/loupe.pc
 	install -m 0644 docs/loupe.1 $(DESTDIR)$(PREFIX)/share/man/man1/loupe.1
+	install -d $(DESTDIR)$(PREFIX)/share/loupe/rules
+	install -m 0644 analyzer/rules/*.rules $(DESTDIR)$(PREFIX)/share/loupe/rules/
 
 format:
 	clang-format -i $(wildcard *.c *.h */*.c */*.h samples/ranker/*.[ch] tests/*/*.c)
