@@ -29,8 +29,6 @@ struct an_win {
 struct an_series {
 	__u32 model_id, stage_id;
 	double *mean, *p99, *count;
-	struct hist *judged;		/* merged over judged windows */
-	size_t judged_from;		/* slot the merge started at */
 };
 
 /* Latency by candidate batch size for one model (whole requests). */
