@@ -64,6 +64,9 @@ struct policy {
 	double alpha;		/* family-wise error rate (Holm) */
 	double confidence;	/* level of the reported intervals */
 	size_t min_windows;	/* per side, below which: inconclusive */
+	/* Sides recorded apart need this many runs each, else the between-run
+	 * noise is unmeasured and the verdict inconclusive. */
+	size_t min_runs_apart;
 	double warmup_s;	/* skipped at the start of every run */
 	size_t min_requests[CM_N]; /* per unit; smaller windows are merged */
 	bool leak;		/* fail on a leak new in the candidate */

@@ -625,7 +625,7 @@ int stats_compare(const struct stats_stratum *st, size_t ns, unsigned int reps,
 	int err = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	if (reps < 10 || !(level > 0 && level < 1))
+	if ((reps && reps < 10) || !(level > 0 && level < 1))
 		return -EINVAL;
 	bs = boot_strata(st, ns, &k);
 	if (!bs)
@@ -708,7 +708,7 @@ int stats_compare(const struct stats_stratum *st, size_t ns, unsigned int reps,
 	}
 	stratified_shift(bs, pick, k, va, vb, d, t, &out->shift, &out->base);
 	out->rel = rel_of(out->shift, out->base);
-	err = bootstrap(bs, k, reps, level, seed, out->rho, &out->ci);
+	err = reps ? bootstrap(bs, k, reps, level, seed, out->rho, &out->ci) : 0;
 cleanup:
 	boot_strata_free(bs, k);
 	free(va);
@@ -717,6 +717,353 @@ cleanup:
 	free(t);
 	free(z);
 	free(pick);
+	return err;
+}
+
+/* ---- paired differences ---- */
+
+/* Null distribution of T+ over n distinct ranks: subsets of 1..n by sum. */
+static int sr_exact(size_t n, double t, double *p_ge, double *p_le)
+{
+	size_t max = n * (n + 1) / 2, i, k;
+	long long *c = calloc(max + 1, sizeof(*c));
+	long double total = 0, ge = 0, le = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c[0] = 1;
+	for (i = 1; i <= n; i++)
+		for (k = i * (i + 1) / 2; k >= i; k--)
+			c[k] += c[k - i];
+	for (k = 0; k <= max; k++) {
+		total += c[k];
+		if ((double)k >= t - 1e-9)
+			ge += c[k];
+		if ((double)k <= t + 1e-9)
+			le += c[k];
+	}
+	free(c);
+	*p_ge = (double)(ge / total);
+	*p_le = (double)(le / total);
+	return 0;
+}
+
+int stats_signed_rank(const double *d, size_t n, double var_factor,
+		      struct mw_result *r)
+{
+	double *v, *rank, ties, tp = 0, tm = 0, mean, var;
+	size_t i, m = 0;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->prob_greater = 0.5;
+	if (!(var_factor >= 1))
+		var_factor = 1;
+	v = malloc(2 * (n ? n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	rank = v + n;
+	for (i = 0; i < n; i++)
+		if (d[i] != 0)
+			v[m++] = fabs(d[i]);
+	if (!m) {
+		free(v);
+		r->p_greater = r->p_less = r->p_two = 1;
+		return 0;
+	}
+	err = rank_values(v, m, rank, &ties);
+	if (err) {
+		free(v);
+		return err;
+	}
+	for (i = 0, m = 0; i < n; i++) {
+		if (d[i] > 0)
+			tp += rank[m++];
+		else if (d[i] < 0)
+			tm += rank[m++];
+	}
+	free(v);
+	mean = m * (m + 1) / 4.0;
+	var = (m * (m + 1) * (2.0 * m + 1) / 24 - ties / 48) * var_factor;
+	r->u = tp;
+	r->mean = mean;
+	r->var = var;
+	r->prob_greater = tp / (tp + tm);
+	if (ties == 0 && var_factor == 1 && m <= STATS_SR_EXACT_MAX) {
+		err = sr_exact(m, tp, &r->p_greater, &r->p_less);
+		if (err)
+			return err;
+		r->exact = true;
+	} else if (var <= 0) {
+		r->p_greater = r->p_less = 1;
+	} else {
+		r->z = (tp - mean) / sqrt(var);
+		r->p_greater = stats_norm_sf((tp - mean - 0.5) / sqrt(var));
+		r->p_less = stats_norm_sf((mean - tp - 0.5) / sqrt(var));
+	}
+	r->p_two = 2 * fmin(r->p_greater, r->p_less);
+	if (r->p_two > 1)
+		r->p_two = 1;
+	return 0;
+}
+
+/* Walsh averages' median with caller scratch of n (n + 1) / 2 doubles. */
+static double hl1_scratch(const double *d, size_t n, double *w)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < n; i++)
+		for (j = i; j < n; j++)
+			w[k++] = (d[i] + d[j]) / 2;
+	return median_inplace(w, k);
+}
+
+int stats_hodges_lehmann1(const double *d, size_t n, double *est)
+{
+	double *w;
+
+	if (!n)
+		return -EINVAL;
+	w = malloc(n * (n + 1) / 2 * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*est = hl1_scratch(d, n, w);
+	free(w);
+	return 0;
+}
+
+double stats_serial_factor(const double *v, const size_t *run_len,
+			   size_t nruns, double *rho_out)
+{
+	struct stats_side one = { v, run_len, nruns };
+	size_t n = stats_side_count(&one), r, t, off = 0, pairs = 0;
+	double *rank, ties, num = 0, den = 0, rho = 0;
+
+	if (rho_out)
+		*rho_out = 0;
+	if (n < 4 || !nruns)
+		return 1;
+	rank = malloc(n * sizeof(*rank));
+	if (!rank || rank_values(v, n, rank, &ties)) {
+		free(rank);
+		return 1;
+	}
+	for (r = 0; r < nruns; r++) {
+		size_t len = run_len[r];
+		double m = 0;
+
+		for (t = 0; t < len; t++)
+			m += rank[off + t];
+		m = len ? m / len : 0;
+		for (t = 0; t < len; t++) {
+			double c = rank[off + t] - m;
+
+			den += c * c;
+			if (t + 1 < len) {
+				num += c * (rank[off + t + 1] - m);
+				pairs++;
+			}
+		}
+		off += len;
+	}
+	free(rank);
+	if (pairs >= 5 && den > 0) {
+		rho = num / den;
+		rho += (1 + 4 * rho) / ((double)n / nruns);
+		rho = rho < 0 ? 0 : rho > 0.8 ? 0.8 : rho;
+	}
+	if (rho_out)
+		*rho_out = rho;
+	return (1 + rho) / (1 - rho);
+}
+
+int stats_compare_paired(const struct stats_stratum *st, size_t ns,
+			 unsigned int reps, double level, __u64 seed,
+			 struct stats_cmp *out)
+{
+	size_t i, j, k = 0, n = 0, maxn = 0, *idx = NULL, rep;
+	double *d = NULL, *a = NULL, *w = NULL, *z = NULL, *rel = NULL;
+	double *abs_ = NULL, *bd = NULL, *ba = NULL;
+	double u = 0, mean = 0, var = 0, zbar = 0, ss = 0;
+	__u64 rng = seed;
+	bool logr = true;
+	int err = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if ((reps && reps < 10) || !(level > 0 && level < 1))
+		return -EINVAL;
+	for (i = 0; i < ns; i++) {
+		size_t na = stats_side_count(&st[i].a), nb = stats_side_count(&st[i].b);
+
+		if (na != nb)
+			return -EINVAL;
+		n += na;
+		if (na > maxn)
+			maxn = na;
+	}
+	if (!n)
+		return -EINVAL;
+	d = malloc(n * sizeof(*d));
+	a = malloc(n * sizeof(*a));
+	w = malloc(n * (n + 1) / 2 * sizeof(*w));
+	z = malloc(ns * sizeof(*z));
+	idx = malloc(ns * sizeof(*idx));
+	if (!d || !a || !w || !z || !idx)
+		goto cleanup;
+	/* Latency and CPU change by factors: when every value is positive the
+	 * test runs on log ratios, so that how much the machine slowed both
+	 * sides at a moment scales neither the differences nor their serial
+	 * correlation. */
+	for (i = 0; i < ns; i++) {
+		size_t m = stats_side_count(&st[i].a), l;
+
+		for (l = 0; l < m; l++)
+			if (!(st[i].a.v[l] > 0 && st[i].b.v[l] > 0))
+				logr = false;
+	}
+	/* the differences, stratum after stratum; serial correlation is
+	 * estimated from all of them (a stratum alone is too short) */
+	for (i = 0, n = 0; i < ns; i++) {
+		size_t m = stats_side_count(&st[i].a), l;
+
+		if (!m)
+			continue;
+		for (l = 0; l < m; l++) {
+			d[n] = logr ? log(st[i].b.v[l] / st[i].a.v[l]) :
+				      st[i].b.v[l] - st[i].a.v[l];
+			a[n++] = st[i].a.v[l];
+		}
+		z[k] = (double)m;	/* its length, for a moment */
+		idx[k++] = i;
+	}
+	{
+		/* Under the null, T+ varies through the signs of the
+		 * differences (their ranks are given), so it is the signs'
+		 * serial correlation that inflates its variance: that of the
+		 * differences themselves would also count a true effect whose
+		 * size drifts with the machine's load. */
+		size_t *lens = calloc(k ? k : 1, sizeof(*lens));
+		double *sg = malloc(n * sizeof(*sg));
+
+		if (!lens || !sg) {
+			free(lens);
+			free(sg);
+			goto cleanup;
+		}
+		for (j = 0; j < k; j++)
+			lens[j] = (size_t)z[j];
+		for (j = 0; j < n; j++)
+			sg[j] = (d[j] > 0) - (d[j] < 0);
+		out->var_factor = stats_serial_factor(sg, lens, k, &out->rho);
+		free(lens);
+		free(sg);
+	}
+	for (j = 0, i = 0; j < k; j++) {
+		size_t m = stats_side_count(&st[idx[j]].a);
+		struct mw_result r;
+
+		err = stats_signed_rank(d + i, m, out->var_factor, &r);
+		if (err)
+			goto cleanup;
+		if (j == 0)
+			out->mw = r;
+		u += r.u;
+		mean += r.mean;
+		var += r.var;
+		z[j] = r.var > 0 ? (r.u - r.mean) / sqrt(r.var) : 0;
+		i += m;
+	}
+	out->na = out->nb = n;
+	out->overdispersion = 1;
+	for (j = 0; j < k; j++)
+		zbar += z[j] / k;
+	if (k >= 2) {
+		for (j = 0; j < k; j++)
+			ss += (z[j] - zbar) * (z[j] - zbar);
+		if (ss / (k - 1) > 1)
+			out->overdispersion = ss / (k - 1);
+		var *= out->overdispersion;
+		memset(&out->mw, 0, sizeof(out->mw));
+		out->mw.u = u;
+		out->mw.mean = mean;
+		out->mw.var = var;
+		/* T+ / (T+ + T-) summed over strata */
+		out->mw.prob_greater = mean > 0 ? u / (2 * mean) : 0.5;
+		if (var > 0) {
+			out->mw.z = (u - mean) / sqrt(var);
+			out->mw.p_greater = stats_norm_sf((u - mean - 0.5) / sqrt(var));
+			out->mw.p_less = stats_norm_sf((mean - u - 0.5) / sqrt(var));
+		} else {
+			out->mw.p_greater = out->mw.p_less = 1;
+		}
+		out->mw.p_two = fmin(1, 2 * fmin(out->mw.p_greater, out->mw.p_less));
+	}
+	memcpy(w, a, n * sizeof(*a));
+	out->base = median_inplace(w, n);
+	if (logr) {
+		out->rel = expm1(hl1_scratch(d, n, w));
+		out->shift = out->rel * fabs(out->base);
+	} else {
+		out->shift = hl1_scratch(d, n, w);
+		out->rel = rel_of(out->shift, out->base);
+	}
+	if (!reps) {
+		err = 0;
+		goto cleanup;
+	}
+
+	/* bootstrap: strata (when 2+), then pairs inside each */
+	rel = malloc(reps * sizeof(*rel));
+	abs_ = malloc(reps * sizeof(*abs_));
+	bd = malloc(maxn * k * sizeof(*bd));
+	ba = malloc(maxn * k * sizeof(*ba));
+	free(w);
+	w = malloc(maxn * k * (maxn * k + 1) / 2 * sizeof(*w));
+	if (!rel || !abs_ || !bd || !ba || !w)
+		goto cleanup;
+	for (rep = 0; rep < reps; rep++) {
+		size_t nn = 0;
+
+		for (j = 0; j < k; j++) {
+			const struct stats_stratum *s =
+				&st[idx[k >= 2 ? rng_below(&rng, k) : j]];
+			size_t m = stats_side_count(&s->a), l;
+
+			for (l = 0; l < m; l++) {
+				size_t q = rng_below(&rng, m);
+
+				bd[nn] = logr ? log(s->b.v[q] / s->a.v[q]) :
+						s->b.v[q] - s->a.v[q];
+				ba[nn++] = s->a.v[q];
+			}
+		}
+		if (logr) {
+			rel[rep] = expm1(hl1_scratch(bd, nn, w));
+			abs_[rep] = rel[rep] * fabs(median_inplace(ba, nn));
+		} else {
+			abs_[rep] = hl1_scratch(bd, nn, w);
+			rel[rep] = rel_of(abs_[rep], median_inplace(ba, nn));
+		}
+	}
+	qsort(rel, reps, sizeof(*rel), cmp_double);
+	qsort(abs_, reps, sizeof(*abs_), cmp_double);
+	{
+		double wf = sqrt((1 + out->rho) / (1 - out->rho));
+
+		widen(rel, reps, level, wf, &out->ci.lo, &out->ci.hi);
+		widen(abs_, reps, level, wf, &out->ci.abs_lo, &out->ci.abs_hi);
+	}
+	err = 0;
+cleanup:
+	free(d);
+	free(a);
+	free(w);
+	free(z);
+	free(idx);
+	free(rel);
+	free(abs_);
+	free(bd);
+	free(ba);
 	return err;
 }
 

@@ -139,11 +139,50 @@ struct stats_cmp {
  * Compares B with A over NS strata: the U test, the Hodges-Lehmann shift
  * (median of the differences b - a of pairs inside a stratum), and its
  * bootstrap interval (strata drawn with replacement when there are two or
- * more, then runs and windows as in stats_bootstrap_shift).  Strata with
- * an empty side are ignored; -EINVAL when none is left, or -ENOMEM.
+ * more, then runs and windows as in stats_bootstrap_shift; REPS 0: no
+ * interval, the test and estimate only).  Strata with an empty side are
+ * ignored; -EINVAL when none is left, or -ENOMEM.
  */
 int stats_compare(const struct stats_stratum *st, size_t ns, unsigned int reps,
 		  double level, __u64 seed, struct stats_cmp *out);
+
+/*
+ * Wilcoxon signed-rank test of paired differences D (b - a of pairs
+ * recorded at the same time): zeros dropped (Wilcoxon's convention);
+ * r->u is T+, the rank sum of the positive differences, and prob_greater
+ * T+ / (T+ + T-) (0.5: no effect; 2 p - 1 is the matched-pairs
+ * rank-biserial correlation).  Exact when there are no ties, VAR_FACTOR
+ * is 1 and at most STATS_SR_EXACT_MAX differences are non-zero; else the
+ * normal approximation with tie and continuity corrections, its variance
+ * times VAR_FACTOR.  0, or -ENOMEM.
+ */
+#define STATS_SR_EXACT_MAX 30
+int stats_signed_rank(const double *d, size_t n, double var_factor,
+		      struct mw_result *r);
+
+/* Median of the Walsh averages (d_i + d_j) / 2, i <= j: the one-sample
+ * Hodges-Lehmann estimate that goes with the signed-rank test.  0, -EINVAL
+ * (N is 0) or -ENOMEM. */
+int stats_hodges_lehmann1(const double *d, size_t n, double *est);
+
+/* (1 + rho) / (1 - rho) for one series in runs, rho as in
+ * stats_variance_factor; 1 when there is too little to say. */
+double stats_serial_factor(const double *v, const size_t *run_len,
+			   size_t nruns, double *rho);
+
+/*
+ * stats_compare() for pairs: in every stratum a.v[j] and b.v[j] were
+ * measured at the same time (the counts must be equal, else -EINVAL).  The
+ * test is the signed-rank test of log(b / a) (of b - a when some value is
+ * not positive) per stratum, combined over strata as in stats_compare
+ * (variance of each times the serial factor of all differences, the sum
+ * times the strata's overdispersion); the relative shift is exp of the
+ * one-sample HL of the log ratios, minus 1 (shift = rel x |median(A)|);
+ * the bootstrap draws strata, then pairs.
+ */
+int stats_compare_paired(const struct stats_stratum *st, size_t ns,
+			 unsigned int reps, double level, __u64 seed,
+			 struct stats_cmp *out);
 
 /*
  * Holm-Bonferroni adjusted p-values: ADJ[i] for P[i] controls the

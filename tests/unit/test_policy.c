@@ -28,6 +28,7 @@ static void test_defaults(void **state)
 	assert_float_equal(p.alpha, 0.05, 0);
 	assert_float_equal(p.confidence, 0.95, 0);
 	assert_int_equal(p.min_windows, 10);
+	assert_int_equal(p.min_runs_apart, 2);
 	assert_float_equal(p.warmup_s, 2, 0);
 	assert_true(p.leak);
 	assert_int_equal(p.findings, PF_OFF);
@@ -43,6 +44,9 @@ static void test_defaults(void **state)
 	assert_false(l.on);
 	l = policy_limit(&p, "cvr_large", "request", CM_P90);
 	assert_false(l.on);
+	assert_false(policy_limit(&p, "cvr_large", "request", CM_P50).on);
+	assert_false(policy_limit(&p, "cvr_large", "request", CM_ITEM).on);
+	assert_true(policy_limit(&p, "cvr_large", "request", CM_P99).on);
 	l = policy_limit(&p, NULL, NULL, CM_CPU_PER_REQUEST);
 	assert_true(l.on);
 	assert_float_equal(l.rel, 0.03, 1e-12);
@@ -102,6 +106,8 @@ static void test_settings(void **state)
 	assert_int_equal(policy_parse_line(&p, "warmup = 500ms", 1, NULL, 0), 0);
 	assert_int_equal(policy_parse_line(&p, "leak = off", 1, NULL, 0), 0);
 	assert_int_equal(policy_parse_line(&p, "findings = critical", 1, NULL, 0), 0);
+	assert_int_equal(policy_parse_line(&p, "min_runs_apart = 1", 1, NULL, 0), 0);
+	assert_int_equal(p.min_runs_apart, 1);
 	assert_float_equal(p.alpha, 0.01, 0);
 	assert_float_equal(p.confidence, 0.9, 0);
 	assert_int_equal(p.min_windows, 25);
@@ -141,6 +147,7 @@ static void test_bad_lines(void **state)
 	expect_bad("top_mlp/cpu_per_request = +3%", "whole-process metric");
 	expect_bad("alpha = 2", "bad value '2' for alpha");
 	expect_bad("min_windows = 1", "bad value");
+	expect_bad("min_runs_apart = 0", "bad value");
 	expect_bad("leak = maybe", "bad value");
 	expect_bad("findings = all", "bad value");
 	expect_bad("warmup = soon", "bad value");

@@ -484,6 +484,138 @@ static void test_compare_strata(void **state)
 	assert_true(false_alarms < 0.15 * trials);
 }
 
+/*
+ * Hollander & Wolfe (1973), p. 29 (R's ?wilcox.test): Hamilton depression
+ * scale before (y) and after (x) a tranquilizer, H1: x greater.
+ * R: V = 40, p-value = 0.01953 (exact: 10 / 512).
+ */
+static void test_signed_rank_hollander_wolfe(void **state)
+{
+	static const double x[] = { 1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30 };
+	static const double y[] = { 0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29 };
+	double d[9], est;
+	struct mw_result r;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 9; i++)
+		d[i] = x[i] - y[i];
+	assert_int_equal(stats_signed_rank(d, 9, 1, &r), 0);
+	assert_true(r.exact);
+	assert_float_equal(r.u, 40, 1e-12);
+	assert_float_equal(r.p_greater, 10.0 / 512, 1e-12);
+	assert_float_equal(r.prob_greater, 40.0 / 45, 1e-12);
+	/* R: wilcox.test(x, y, paired = TRUE, conf.int = TRUE):
+	 * (pseudo)median 0.46 */
+	assert_int_equal(stats_hodges_lehmann1(d, 9, &est), 0);
+	assert_float_equal(est, 0.46, 1e-9);
+}
+
+/* The exact null against enumerating all 2^n sign patterns of ranks 1..n,
+ * and the normal approximation with ties and zeros by hand. */
+static void test_signed_rank_exact_and_ties(void **state)
+{
+	double d[10], count[64] = { 0 }, ge, z;
+	unsigned int n = 10, mask, i, t;
+	struct mw_result r;
+
+	(void)state;
+	for (mask = 0; mask < (1u << n); mask++) {
+		for (i = 0, t = 0; i < n; i++)
+			if (mask & (1u << i))
+				t += i + 1;
+		count[t]++;
+	}
+	for (t = 0; t <= 55; t += 5) {
+		/* a data set with T+ = t: signs of ranks by greedy descent */
+		unsigned int left = t;
+
+		for (i = n; i >= 1; i--) {
+			d[i - 1] = left >= i ? (double)i : -(double)i;
+			if (left >= i)
+				left -= i;
+		}
+		assert_int_equal(left, 0);
+		assert_int_equal(stats_signed_rank(d, n, 1, &r), 0);
+		assert_true(r.exact);
+		assert_float_equal(r.u, t, 0);
+		for (i = t, ge = 0; i <= 55; i++)
+			ge += count[i];
+		assert_float_equal(r.p_greater, ge / 1024, 1e-12);
+	}
+	/* d = {0, 1, 1, -2, 3, 3, 3}: the zero dropped, |d| ranks 1.5 1.5 3
+	 * 5 5 5; T+ = 18; mean 10.5; var = 6*7*13/24 - (6 + 24)/48 = 22.125 */
+	{
+		static const double dt[] = { 0, 1, 1, -2, 3, 3, 3 };
+
+		assert_int_equal(stats_signed_rank(dt, 7, 1, &r), 0);
+		assert_false(r.exact);
+		assert_float_equal(r.u, 18, 1e-12);
+		z = (18 - 10.5 - 0.5) / sqrt(22.125);
+		assert_float_equal(r.p_greater, stats_norm_sf(z), 1e-12);
+	}
+	memset(d, 0, sizeof(d));
+	assert_int_equal(stats_signed_rank(d, 10, 1, &r), 0);
+	assert_float_equal(r.p_two, 1, 0);
+}
+
+/*
+ * Pairs measured at the same time share the machine's state (here a drift
+ * of SD 0.1 in log units from window to window, and from slot to slot):
+ * the paired comparison finds +2 % nearly always, the unpaired one of the
+ * same windows rarely; without an effect both stay near their level.
+ */
+static void test_compare_paired(void **state)
+{
+	enum { SLOTS = 3, W = 8 };
+	double a[SLOTS * W], b[SLOTS * W];
+	size_t len[SLOTS] = { W, W, W };
+	struct stats_stratum st[SLOTS];
+	struct stats_cmp c;
+	int t, i, j, fp = 0, fu = 0, aa = 0, covered = 0, trials = 300;
+	double eff;
+
+	(void)state;
+	for (t = 0; t < 2 * trials; t++) {
+		eff = t < trials ? 0.02 : 0;
+		for (j = 0; j < SLOTS; j++) {
+			double slot = 0.1 * rng_normal();
+
+			for (i = 0; i < W; i++) {
+				double now = slot + 0.1 * rng_normal();
+
+				a[j * W + i] = exp(now + 0.005 * rng_normal());
+				b[j * W + i] = exp(now + eff + 0.005 * rng_normal());
+			}
+			st[j].a = (struct stats_side){ a + j * W, &len[j], 1 };
+			st[j].b = (struct stats_side){ b + j * W, &len[j], 1 };
+		}
+		assert_int_equal(stats_compare_paired(st, SLOTS, t < 40 ? 200 : 0, 0.95, t, &c), 0);
+		assert_int_equal(c.na, SLOTS * W);
+		if (eff > 0) {
+			fp += c.mw.p_greater < 0.01;
+			/* the log ratio's HL: exp(0.02) - 1 */
+			if (t < 40)
+				covered += c.ci.lo < expm1(0.02) && expm1(0.02) < c.ci.hi;
+			assert_int_equal(stats_compare(st, SLOTS, 0, 0.95, t, &c), 0);
+			fu += c.mw.p_greater < 0.01;
+		} else {
+			aa += c.mw.p_greater < 0.05;
+		}
+	}
+	print_message("paired: +2%% found %d/%d (unpaired %d/%d); no effect: %d/%d below 0.05; CI covered %d/40\n",
+		      fp, trials, fu, trials, aa, trials, covered);
+	assert_true(covered >= 34);
+	assert_true(fp > 0.95 * trials);
+	assert_true(fu < 0.5 * trials);
+	assert_true(aa < 0.1 * trials);
+	/* unequal pair counts are refused */
+	len[0] = W - 1;
+	st[0].a.run_len = &len[0];
+	st[0].b.run_len = &len[1];
+	assert_int_equal(stats_compare_paired(st, SLOTS, 0, 0.95, 1, &c), -EINVAL);
+}
+
 static void test_ols_slope(void **state)
 {
 	double x[10], y[10], t, s;
@@ -519,6 +651,9 @@ int main(void)
 		cmocka_unit_test(test_bootstrap),
 		cmocka_unit_test(test_compare_one_stratum),
 		cmocka_unit_test(test_compare_strata),
+		cmocka_unit_test(test_signed_rank_hollander_wolfe),
+		cmocka_unit_test(test_signed_rank_exact_and_ties),
+		cmocka_unit_test(test_compare_paired),
 		cmocka_unit_test(test_ols_slope),
 	};
 
