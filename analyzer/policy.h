@@ -2,7 +2,8 @@
 /*
  * The gate's policy: which metrics are gated and by how much they may
  * grow, plus the statistical settings.  Built-in defaults, then a policy
- * file (docs/ci.md) whose lines override them, later lines winning:
+ * file (docs/ci.md).  For a metric the most specific matching rule wins
+ * (a model beats a stage beats a metric), later lines among equals:
  *
  *   alpha = 0.05                # family-wise, over all gated metrics
  *   p99 = +5% 20us              # every model and stage
@@ -27,7 +28,7 @@ enum cmp_metric {
 	CM_P90,			/* "p90" */
 	CM_P99,			/* "p99" */
 	CM_MEAN,		/* "mean" */
-	CM_ITEM,		/* "item": median stage time / batch size, ns */
+	CM_ITEM,		/* "item": lower quartile of stage time / batch, ns */
 	CM_CPU,			/* "cpu": sampled on-CPU time per request, ns */
 	/* whole process */
 	CM_CPU_PER_REQUEST,	/* "cpu_per_request": task-clock / requests, ns */
@@ -90,8 +91,8 @@ int policy_load(struct policy *p, const char *path, char *err, size_t errlen);
 int policy_parse_line(struct policy *p, const char *text, int line, char *err,
 		      size_t errlen);
 
-/* The limit for METRIC of MODEL/STAGE (NULL for process metrics): the last
- * matching rule. */
+/* The limit for METRIC of MODEL/STAGE (NULL for process metrics): the
+ * most specific matching rule, the last of those. */
 struct limit policy_limit(const struct policy *p, const char *model,
 			  const char *stage, enum cmp_metric metric);
 

@@ -93,6 +93,47 @@ double stats_median(const double *v, size_t n)
 	return m;
 }
 
+double stats_quantile(const double *v, size_t n, double q)
+{
+	double *tmp, x, f, r;
+	size_t i;
+
+	if (!n)
+		return NAN;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return NAN;
+	memcpy(tmp, v, n * sizeof(*tmp));
+	qsort(tmp, n, sizeof(*tmp), cmp_double);
+	x = q * (n - 1);
+	f = floor(x);
+	i = (size_t)f;
+	r = i + 1 < n ? tmp[i] + (x - f) * (tmp[i + 1] - tmp[i]) : tmp[n - 1];
+	free(tmp);
+	return r;
+}
+
+double stats_trimmed_mean(const double *v, size_t n, double frac)
+{
+	double *tmp, sum = 0;
+	size_t cut, i;
+
+	if (!n)
+		return NAN;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return NAN;
+	memcpy(tmp, v, n * sizeof(*tmp));
+	qsort(tmp, n, sizeof(*tmp), cmp_double);
+	cut = (size_t)(frac * n);
+	if (2 * cut >= n)
+		cut = (n - 1) / 2;
+	for (i = cut; i < n - cut; i++)
+		sum += tmp[i];
+	free(tmp);
+	return sum / (n - 2 * cut);
+}
+
 struct ranked {
 	double v;
 	size_t i;

@@ -57,6 +57,14 @@ int stats_hodges_lehmann(const double *a, size_t na, const double *b,
  * reported as NaN with errno set. */
 double stats_median(const double *v, size_t n);
 
+/* Quantile Q of V, interpolated between order statistics (R's type 7);
+ * NaN when N is 0. */
+double stats_quantile(const double *v, size_t n, double q);
+
+/* Mean of the middle of V after dropping FRAC of the values at each end
+ * (0.25: the interquartile mean); NaN when N is 0. */
+double stats_trimmed_mean(const double *v, size_t n, double frac);
+
 /*
  * Series of one side: values of one metric, window by window, run after
  * run.  run_len[i] values belong to run i; runs are in v back to back.

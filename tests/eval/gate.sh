@@ -19,6 +19,7 @@ K=${K:-16}
 SLOTS=${SLOTS:-3}
 SLOT_S=${SLOT_S:-10}
 QPS=${QPS:-60}
+WINDOW_MS=${WINDOW_MS:-500}
 STAGE=${STAGE:-top_mlp}
 POLICY=${POLICY:-}
 KEEP=${KEEP:-}
@@ -36,14 +37,14 @@ for p in 3 5 10; do
 done
 VARIANTS="A A2 B3 B5 B10"
 
-echo "eval-gate: K=$K rounds; each: $SLOTS slots x ${SLOT_S}s, 5 rankers side by side at $QPS qps"
+echo "eval-gate: K=$K rounds; each: $SLOTS slots x ${SLOT_S}s, 5 rankers side by side at $QPS qps, ${WINDOW_MS} ms windows"
 echo "eval-gate: B = $STAGE slower by 3/5/10 %; policy ${POLICY:-defaults}; started $(date -u +%FT%TZ)"
 start=$SECONDS
 for k in $(seq 1 "$K"); do
 	for s in $(seq 1 "$SLOTS"); do
 		pids=()
 		for v in $VARIANTS; do
-			"$LOUPE" record -o "$T/r$k-$v-$s.lpt" -- "$RANKER" --qps "$QPS" \
+			"$LOUPE" record -w "$WINDOW_MS" -o "$T/r$k-$v-$s.lpt" -- "$RANKER" --qps "$QPS" \
 				--duration "$SLOT_S" --quiet --seed "$k$s" \
 				--config "$T/$v.conf" >/dev/null 2>"$T/r$k-$v-$s.err" &
 			pids+=($!)

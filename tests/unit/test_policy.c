@@ -39,7 +39,7 @@ static void test_defaults(void **state)
 	assert_float_equal(l.floor, 20e3, 0);
 	l = policy_limit(&p, "ctr_small", "top_mlp", CM_ITEM);
 	assert_true(l.on);
-	assert_float_equal(l.rel, 0.03, 1e-12);
+	assert_float_equal(l.rel, 0.02, 1e-12);
 	l = policy_limit(&p, "cvr_large", "queue_wait", CM_P99);
 	assert_false(l.on);
 	l = policy_limit(&p, "cvr_large", "request", CM_P90);
@@ -56,7 +56,7 @@ static void test_defaults(void **state)
 	policy_release(&p);
 }
 
-static void test_rules_last_match_wins(void **state)
+static void test_rules_most_specific_wins(void **state)
 {
 	struct policy p;
 	struct limit l;
@@ -85,6 +85,11 @@ static void test_rules_last_match_wins(void **state)
 	assert_true(policy_limit(&p, NULL, NULL, CM_CPU_PER_REQUEST).on);
 	assert_int_equal(policy_parse_line(&p, "cpu_per_request = off", 7, NULL, 0), 0);
 	assert_false(policy_limit(&p, NULL, NULL, CM_CPU_PER_REQUEST).on);
+	/* a later plain metric rule does not undo a stage's "off" */
+	assert_int_equal(policy_parse_line(&p, "p50 = +1%", 9, NULL, 0), 0);
+	assert_false(policy_limit(&p, "ctr_small", "queue_wait", CM_P50).on);
+	assert_false(policy_limit(&p, "cvr_large", "top_mlp", CM_P50).on);
+	assert_float_equal(policy_limit(&p, "ctr_small", "top_mlp", CM_P50).rel, 0.01, 1e-12);
 	/* absolute only */
 	assert_int_equal(policy_parse_line(&p, "rss = 64MiB", 8, NULL, 0), 0);
 	l = policy_limit(&p, NULL, NULL, CM_RSS);
@@ -244,7 +249,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_rules_last_match_wins),
+		cmocka_unit_test(test_rules_most_specific_wins),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_load_file),
