@@ -59,7 +59,8 @@ static void print_row(const struct cmp_result *r)
 	char where[64], a[24], b[24], ch[16], lo[16], hi[16], p[16], ci[40];
 	const struct cmp_entry *e = r->e;
 	const char *mn = e->metric == CM_CPU_PER_REQUEST ? "cpu/req" :
-							   cmp_metric_name(e->metric);
+			 e->metric == CM_RSS_GROWTH ? "rss/s" :
+						      cmp_metric_name(e->metric);
 
 	cmp_fmt_where(where, sizeof(where), e);
 	cmp_fmt_value(a, sizeof(a), e->metric, r->median[0]);

@@ -185,6 +185,10 @@ struct loader {
 	double p_tc, p_rss;
 	__u64 first_req_start;
 	bool seen_requests;
+	/* the last stable window's RSS, for its growth */
+	bool prev_rss_ok;
+	double prev_rss;
+	__u64 prev_end;
 };
 
 static const char *name_of(struct loader *l, __u32 id)
@@ -471,6 +475,14 @@ static int commit_window(struct loader *l)
 				l->p_tc / l->p_requests, l->p_start, l->p_end);
 	if (!err && l->p_have_rss)
 		err = add_value(l, NULL, NULL, CM_RSS, l->p_rss, l->p_start, l->p_end);
+	/* growth from the previous stable window, per second */
+	if (!err && l->p_have_rss && l->prev_rss_ok && l->p_end > l->prev_end)
+		err = add_value(l, NULL, NULL, CM_RSS_GROWTH,
+				(l->p_rss - l->prev_rss) * 1e9 / (l->p_end - l->prev_end),
+				l->p_start, l->p_end);
+	l->prev_rss_ok = l->p_have_rss;
+	l->prev_rss = l->p_rss;
+	l->prev_end = l->p_end;
 	for (i = 0; i < l->nms && !err; i++) {
 		struct ms *m = &l->ms[i];
 

@@ -123,13 +123,16 @@ char *cmp_fmt_value(char *buf, size_t len, enum cmp_metric m, double v)
 	} else if (cmp_metric_is_bytes(m)) {
 		/* "447.1MiB": eight columns at most below 1000 GiB */
 		static const char *const unit[] = { "B", "KiB", "MiB", "GiB" };
+		bool neg = v < 0;
 		int u = 0;
 
+		v = fabs(v);
 		while (v >= 1000 && u < 3) {
 			v /= 1024;
 			u++;
 		}
-		snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, unit[u]);
+		snprintf(buf, len, u ? "%s%.1f%s%s" : "%s%.0f%s%s", neg ? "-" : "", v,
+			 unit[u], m == CM_RSS_GROWTH ? "/s" : "");
 	} else if (v < 100 && v != floor(v)) {
 		snprintf(buf, len, "%.1fns", v);
 	} else {

@@ -23,6 +23,7 @@ static const char *const metric_names[CM_N] = {
 	[CM_CPU] = "cpu",
 	[CM_CPU_PER_REQUEST] = "cpu_per_request",
 	[CM_RSS] = "rss",
+	[CM_RSS_GROWTH] = "rss_growth",
 };
 
 /* Any metric, in a rule: "queue_wait / *" (without the spaces). */
@@ -45,7 +46,7 @@ int cmp_metric_parse(const char *name)
 
 bool cmp_metric_is_bytes(enum cmp_metric m)
 {
-	return m == CM_RSS;
+	return m == CM_RSS || m == CM_RSS_GROWTH;
 }
 
 /*
@@ -66,6 +67,9 @@ bool cmp_metric_is_bytes(enum cmp_metric m)
  *   and item swing with the queue, whose state is chaotic from one
  *   process to the next on a busy machine, while a change in any stage's
  *   work shows in that stage;
+ * - rss_growth (resident memory's growth per second, window by window)
+ *   may exceed the baseline's by 256 KiB/s: a leak, with or without the
+ *   allocation shim, and whatever the analyzer's single-run thresholds;
  * - p90, mean and sampled stage CPU are reported, not gated: p50/p99 and
  *   item already cover them, and every gated metric costs power under
  *   the family-wise correction.
@@ -86,6 +90,7 @@ static const char *const default_lines[] = {
 	"cpu = off",
 	"cpu_per_request = +3% 10us",
 	"rss = +10% 16MiB",
+	"rss_growth = 256KiB",
 	"queue_wait/* = off",
 	"request/p50 = off",
 	"request/item = off",

@@ -33,6 +33,7 @@ enum cmp_metric {
 	/* whole process */
 	CM_CPU_PER_REQUEST,	/* "cpu_per_request": task-clock / requests, ns */
 	CM_RSS,			/* "rss": resident bytes (anon + file + shmem) */
+	CM_RSS_GROWTH,		/* "rss_growth": its growth, bytes per second */
 	CM_N
 };
 

@@ -9,13 +9,14 @@
 #   B3, B5, B10   top_mlp made 3 %, 5 %, 10 % slower (fault_slow_stage)
 # and gates A' against A (a false fail if it fails) and each B against A
 # (detected if it fails naming top_mlp).  Needs root (BPF).
-#   K=20 make eval-gate      (default K=16, about 12 minutes on 2 vCPUs)
+#   K=20 make eval-gate      (default K=12, about 12-20 minutes on 2 vCPUs)
+# Also: SLOTS, SLOT_S, QPS, WINDOW_MS, STAGE, POLICY, KEEP=1 (keep traces).
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build}
 LOUPE=$PWD/$OUT/loupe
 RANKER=$PWD/$OUT/ranker
-K=${K:-16}
+K=${K:-12}
 SLOTS=${SLOTS:-3}
 SLOT_S=${SLOT_S:-10}
 QPS=${QPS:-60}
@@ -28,6 +29,10 @@ trap '[ -n "$KEEP" ] || rm -rf "$T"' EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "eval-gate: needs root (BPF)"; exit 77; }
 [ -x "$LOUPE" ] && [ -x "$RANKER" ] || { echo "eval-gate: build first (make)"; exit 2; }
+# a snapshot, so that a rebuild meanwhile cannot mix two versions
+cp "$LOUPE" "$T/loupe" && cp "$RANKER" "$T/ranker" || exit 2
+LOUPE=$T/loupe RANKER=$T/ranker
+export LOUPE_RULES_DIR=${LOUPE_RULES_DIR:-$PWD/analyzer/rules}
 command -v jq >/dev/null || { echo "eval-gate: needs jq"; exit 2; }
 
 : >"$T/A.conf"
@@ -78,7 +83,8 @@ awk -v K="$K" -v stage="$STAGE" '
 	{ n[$2]++; if ($3 == 1) f[$2]++; if ($3 == 3) inc[$2]++; if ($3 == 2) err[$2]++
 	  if ($3 == 1 && $4 != "-") hit[$2]++
 	  if ($5 != "-") wrong[$2]++
-	  split($4, m, ","); for (i in m) if (m[i] != "-") bym[$2 "," m[i]]++ }
+	  delete seen; split($4, m, ",")
+	  for (i in m) if (m[i] != "-" && !seen[m[i]]++) bym[$2 "," m[i]]++ }
 	function pct(a, b) { return b ? sprintf("%5.1f%%", 100 * a / b) : "    -" }
 	END {
 		printf "%-22s %4s %8s %8s %8s  %s\n", "pair", "K", "fail", "inconcl", "wrong", "failing " stage " metric"

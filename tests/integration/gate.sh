@@ -3,7 +3,8 @@
 # loupe gate and diff on real runs of the ranker, recorded side by side:
 # an A/A pair passes (or is inconclusive, never fails), an A/B pair with
 # top_mlp made 4x slower fails naming top_mlp and the function that burns
-# the time; every exit status (0 1 2 3) with its one clear line; JUnit XML
+# the time, a leaking candidate fails on its RSS growth; every exit status
+# (0 1 2 3) with its one clear line; JUnit XML
 # valid against tests/data/junit.xsd; diff in text (80 columns), JSON and
 # Markdown.
 source "$(dirname "$0")/lib.sh"
@@ -22,13 +23,16 @@ rec() { # name config seconds
 	"$LOUPE" record -w 250 -o "$T/$1.lpt" -- "$RANKER" --qps 100 --duration "$3" \
 		--quiet --seed 7 --config "$T/$2.conf" >/dev/null 2>"$T/$1.err"
 }
-note "three rankers side by side: a, a2 (the same), b (top_mlp +300 %)"
+printf 'fault_leak_bytes = 16384\n' >"$T/leak.conf"
+note "four rankers side by side: a, a2 (the same), b (top_mlp +300 %), l (leaks)"
 rec a base 8 & p1=$!
 rec a2 base 8 & p2=$!
 rec b slow 8 & p3=$!
+rec l leak 8 & p4=$!
 wait $p1 || fail "record a: $(cat "$T/a.err")"
 wait $p2 || fail "record a2: $(cat "$T/a2.err")"
 wait $p3 || fail "record b: $(cat "$T/b.err")"
+wait $p4 || fail "record l: $(cat "$T/l.err")"
 
 # gate_rc EXPECTED... -- ARGS: runs the gate, checks its status is one of EXPECTED
 gate() { "$LOUPE" gate "$@" >"$T/out" 2>"$T/err"; echo $?; }
@@ -64,6 +68,13 @@ rc=$(gate --policy "$T/short.policy" "$T/a.lpt" -- "$T/b.lpt")
 assert_eq "A/B text exit" "$rc" 1
 grep -Eq '^FAIL +(ctr_small|cvr_large)/top_mlp' "$T/out" || fail "text lacks 'FAIL .../top_mlp': $(cat "$T/out")"
 assert_fits_80 "$T/out"
+
+note "a leak new in the candidate fails"
+rc=$(gate --policy "$T/short.policy" --json "$T/a.lpt" -- "$T/l.lpt")
+[ "$rc" -eq 1 ] || fail "leak: exit $rc, want 1: $(jqf .summary "$T/out")"
+jq -e '[.metrics[] | select(.metric == "rss_growth" and .status == "fail")] | length == 1' \
+	"$T/out" >/dev/null || fail "leak: rss_growth did not fail"
+echo "ok: leak: $(jqf .summary "$T/out")"
 
 note "JUnit XML validates; Markdown is a PR comment"
 xmllint --noout --schema "$XSD" "$T/junit.xml" 2>"$T/xerr" || fail "junit invalid: $(cat "$T/xerr")"

@@ -53,6 +53,10 @@ static void test_defaults(void **state)
 	assert_float_equal(l.floor, 10e3, 0);
 	l = policy_limit(&p, NULL, NULL, CM_RSS);
 	assert_float_equal(l.floor, 16.0 * 1048576, 0);
+	l = policy_limit(&p, NULL, NULL, CM_RSS_GROWTH);
+	assert_true(l.on);
+	assert_float_equal(l.rel, 0, 0);
+	assert_float_equal(l.floor, 256.0 * 1024, 0);
 	policy_release(&p);
 }
 
