@@ -374,6 +374,11 @@ int cmd_top(int argc, char **argv)
 			pr_err("top: attach to pid %d: no such process", (int)t->env.pid);
 			goto cleanup;
 		}
+		/* No recorder for a screen we cannot use. */
+		if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+			pr_err("top: needs a terminal (stdin and stdout)");
+			goto cleanup;
+		}
 		apply_init(&t->ap, log_action, &t->rec);
 		t->src.on_window = on_window;
 		t->src.arg = t;
