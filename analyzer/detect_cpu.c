@@ -231,10 +231,11 @@ static void detect_runq(struct analyzer *a, size_t from, size_t to)
 		return;
 	cores = an_config_num(a, "@machine.cores", m && m->ncpus ? m->ncpus : 1);
 	workers = an_config_num(a, "workers", 0);
-	/* Its own threads outnumber the cores (configured, or seen runnable):
-	 * the process oversubscribes itself.  Otherwise other processes take
-	 * the CPUs -- worth knowing, but no setting of this one fixes it. */
-	own = workers > cores || (cpu + runq) / wall >= 0.9 * cores;
+	/* Its own threads outnumber the cores (as configured; seen runnable
+	 * when it announces no pool size): the process oversubscribes itself.
+	 * Otherwise other processes take the CPUs -- worth knowing, but no
+	 * setting of this one fixes it. */
+	own = workers > 0 ? workers > cores : (cpu + runq) / wall >= 0.9 * cores;
 	f = an_add(a, FK_OVERSUBSCRIPTION,
 		   !own ? SEV_INFO : share > 0.5 ? SEV_CRITICAL : SEV_WARNING);
 	if (!f)
