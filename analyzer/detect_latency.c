@@ -15,6 +15,7 @@
 #include "analyzer/units.h"
 
 #define MIN_COUNT 10		/* requests in a window for its quantiles */
+#define SLO_MIN_COUNT 3		/* ... for the SLO, judged on the median window */
 #define SPIKE_RATIO 3.0		/* window p99 / the series' median p99 */
 #define SPIKE_FLOOR_NS 5e6
 #define CP_MIN_SIDE 4		/* windows on each side of a change */
@@ -52,7 +53,7 @@ static void check_slo(struct analyzer *a, const struct an_series *s,
 	if (!slo)
 		return;
 	for (i = from; i < to && n < 4096; i++) {
-		if (s->count[i] < MIN_COUNT)
+		if (s->count[i] < SLO_MIN_COUNT)
 			continue;
 		v[n++] = s->p99[i];
 		over += s->p99[i] > slo;

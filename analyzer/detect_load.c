@@ -108,7 +108,7 @@ static void bucket_ends(const struct an_batch *b, int *lo, int *hi)
 
 	*lo = *hi = -1;
 	for (k = 0; k < AN_BATCH_BUCKETS; k++) {
-		if (b->h[k].count < 10)
+		if (b->h[k].count < 8)
 			continue;
 		if (*lo < 0)
 			*lo = k;
