@@ -9,7 +9,6 @@
  * fix without touching C: a wrong rule costs a proposal, never a crash, and
  * a malformed one is refused with its file and line at load time.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
