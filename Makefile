@@ -60,7 +60,7 @@ PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
 NOFP_SRCS := $(wildcard tests/progs/nofp/*.c)
 NOFP_BINS := $(patsubst tests/progs/nofp/%.c,$(OUT)/progs/nofp/%,$(NOFP_SRCS))
 
-.PHONY: all deps check bench demo install clean format fuzz
+.PHONY: all deps check bench demo install clean format fuzz eval
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -173,6 +173,10 @@ check: deps
 bench: deps all
 	@OUT=$(OUT) tests/bench/run.sh
 
+# Every fault scenario under loupe: found? fix proposed? false findings?
+eval: deps all $(OUT)/progs/ranker-plain $(SHIM_LIB)
+	@OUT=$(OUT) samples/scenarios/eval.sh
+
 demo: deps all
 	@OUT=$(OUT) samples/demo.sh
 
@@ -185,6 +189,8 @@ install: $(OUT)/loupe
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		loupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/loupe.pc
 	install -m 0644 docs/loupe.1 $(DESTDIR)$(PREFIX)/share/man/man1/loupe.1
+	install -d $(DESTDIR)$(PREFIX)/share/loupe/rules
+	install -m 0644 analyzer/rules/*.rules $(DESTDIR)$(PREFIX)/share/loupe/rules/
 
 format:
 	clang-format -i $(wildcard *.c *.h */*.c */*.h samples/ranker/*.[ch] tests/*/*.c)

@@ -9,11 +9,13 @@
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 
 extern const char record_help[];
 extern const char report_help[];
 extern const char export_help[];
+extern const char analyze_help[];
 extern const char top_help[];
 
 /* Prints the help of NAME to stdout; -1 when there is no such command. */

@@ -202,7 +202,6 @@ void analyzer_free(struct analyzer *a)
 		free(a->series[i].mean);
 		free(a->series[i].p99);
 		free(a->series[i].count);
-		free(a->series[i].judged);
 	}
 	free(a->series);
 	free(a->batch);
@@ -233,16 +232,12 @@ static struct an_series *series_of(struct analyzer *a, __u32 model, __u32 stage)
 	s->mean = calloc(a->win_cap, sizeof(double));
 	s->p99 = calloc(a->win_cap, sizeof(double));
 	s->count = calloc(a->win_cap, sizeof(double));
-	s->judged = malloc(sizeof(*s->judged));
-	if (!s->mean || !s->p99 || !s->count || !s->judged) {
+	if (!s->mean || !s->p99 || !s->count) {
 		free(s->mean);
 		free(s->p99);
 		free(s->count);
-		free(s->judged);
 		return NULL;
 	}
-	hist_init(s->judged);
-	s->judged_from = a->nwin;
 	a->nseries++;
 	return s;
 }
@@ -417,8 +412,6 @@ int analyzer_feed(struct analyzer *a, const struct window_stream *ws,
 		se->mean[a->nwin] = st->mean_ns;
 		se->p99[a->nwin] = (double)st->p99_ns;
 		se->count[a->nwin] = (double)st->count;
-		if (a->nwin >= AN_MIN_WARMUP && !s->partial)
-			hist_merge(se->judged, st->h);
 		if (st->stage_id == a->request_stage && st->count &&
 		    (!median || st->p50_ns < median))
 			median = (double)st->p50_ns;

@@ -11,7 +11,7 @@
 #include "analyzer/hist.h"
 
 #define AN_MIN_WARMUP 2		/* windows never judged, whatever the load */
-#define AN_BATCH_BUCKETS 8
+#define AN_BATCH_BUCKETS 6
 
 /* One window's facts. */
 struct an_win {
@@ -29,8 +29,6 @@ struct an_win {
 struct an_series {
 	__u32 model_id, stage_id;
 	double *mean, *p99, *count;
-	struct hist *judged;		/* merged over judged windows */
-	size_t judged_from;		/* slot the merge started at */
 };
 
 /* Latency by candidate batch size for one model (whole requests). */

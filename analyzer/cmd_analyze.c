@@ -114,7 +114,7 @@ static void print_text(const struct run *r, bool damaged)
 
 	printf("loupe analyze: %.64s\n", r->path);
 	if (m)
-		printf("target    pid %u: %.60s\n", m->pid, m->cmdline);
+		printf("target    pid %u: %.55s\n", m->pid, m->cmdline);
 	if (stable >= 0)
 		printf("windows   %zu, judged from window %ld (warm-up before)\n",
 		       analyzer_windows(r->an), stable);

@@ -214,7 +214,8 @@ static void detect_locks(struct analyzer *a)
 
 static void detect_runq(struct analyzer *a, size_t from, size_t to)
 {
-	double cpu = 0, runq = 0, wall = 0, invol = 0, share, cores;
+	double cpu = 0, runq = 0, wall = 0, invol = 0, share, cores, workers;
+	bool own;
 	const struct trace_meta *m = window_stream_meta(a->ws);
 	struct finding *f;
 	size_t i;
@@ -229,7 +230,14 @@ static void detect_runq(struct analyzer *a, size_t from, size_t to)
 	if (share < RUNQ_SHARE || wall <= 0)
 		return;
 	cores = an_config_num(a, "@machine.cores", m && m->ncpus ? m->ncpus : 1);
-	f = an_add(a, FK_OVERSUBSCRIPTION, share > 0.5 ? SEV_CRITICAL : SEV_WARNING);
+	workers = an_config_num(a, "workers", 0);
+	/* Its own threads outnumber the cores (as configured; seen runnable
+	 * when it announces no pool size): the process oversubscribes itself.
+	 * Otherwise other processes take the CPUs -- worth knowing, but no
+	 * setting of this one fixes it. */
+	own = workers > 0 ? workers > cores : (cpu + runq) / wall >= 0.9 * cores;
+	f = an_add(a, FK_OVERSUBSCRIPTION,
+		   !own ? SEV_INFO : share > 0.5 ? SEV_CRITICAL : SEV_WARNING);
 	if (!f)
 		return;
 	an_span(a, f, from, to);
@@ -242,8 +250,10 @@ static void detect_runq(struct analyzer *a, size_t from, size_t to)
 		    (cpu + runq) / wall, cores, cpu / wall, runq / wall);
 	an_evidence(f, "%.0f involuntary context switches per second",
 		    invol / (wall / 1e9));
-	if (an_config_num(a, "workers", 0) > 0)
-		an_evidence(f, "workers = %.0f", an_config_num(a, "workers", 0));
+	if (workers > 0)
+		an_evidence(f, "workers = %.0f", workers);
+	if (!own)
+		an_evidence(f, "fewer runnable threads than cores: other processes compete for the CPUs");
 }
 
 static void detect_allocator(struct analyzer *a)

@@ -15,6 +15,7 @@
 #include "analyzer/units.h"
 
 #define MIN_COUNT 10		/* requests in a window for its quantiles */
+#define SLO_MIN_COUNT 3		/* ... for the SLO, judged on the median window */
 #define SPIKE_RATIO 3.0		/* window p99 / the series' median p99 */
 #define SPIKE_FLOOR_NS 5e6
 #define CP_MIN_SIDE 4		/* windows on each side of a change */
@@ -35,38 +36,50 @@ static void name_series(const struct analyzer *a, struct finding *f,
 	snprintf(f->stage, sizeof(f->stage), "%s", an_name(a, s->stage_id));
 }
 
+/*
+ * Sustained: the median window's p99 is over the SLO.  A window is the
+ * unit because requests inside one are not independent; a few bad windows
+ * are spikes, not a violation.
+ */
 static void check_slo(struct analyzer *a, const struct an_series *s,
 		      size_t from, size_t to)
 {
 	__u64 slo = an_slo_ns(a, s->model_id);
-	__u64 p99 = hist_quantile(s->judged, 0.99);
+	double v[4096], med, worst = 0, requests = 0;
 	size_t i, over = 0, n = 0;
 	struct finding *f;
 	char b1[16], b2[16];
 
-	if (!slo || s->judged->count < 50 || p99 <= slo)
+	if (!slo)
 		return;
-	for (i = from; i < to; i++) {
-		if (s->count[i] < MIN_COUNT)
+	for (i = from; i < to && n < 4096; i++) {
+		if (s->count[i] < SLO_MIN_COUNT)
 			continue;
-		n++;
+		v[n++] = s->p99[i];
 		over += s->p99[i] > slo;
+		requests += s->count[i];
+		if (s->p99[i] > worst)
+			worst = s->p99[i];
 	}
-	f = an_add(a, FK_SLO_VIOLATION, p99 > 2 * slo ? SEV_CRITICAL : SEV_WARNING);
+	if (n < 3)
+		return;
+	med = trend_median(v, n);
+	if (med <= slo)
+		return;
+	f = an_add(a, FK_SLO_VIOLATION, med > 2 * slo ? SEV_CRITICAL : SEV_WARNING);
 	if (!f)
 		return;
 	name_series(a, f, s);
 	an_span(a, f, from, to);
 	snprintf(f->metric, sizeof(f->metric), "p99_ns");
-	f->value = (double)p99;
+	f->value = med;
 	f->reference = (double)slo;
-	an_title(f, "%s p99 %s over its SLO of %s",
-		 f->model, ms(b1, sizeof(b1), p99), ms(b2, sizeof(b2), slo));
-	an_evidence(f, "p99 %s vs SLO %s over %llu requests; %zu of %zu windows over",
-		    ms(b1, sizeof(b1), p99), ms(b2, sizeof(b2), slo),
-		    (unsigned long long)s->judged->count, over, n);
-	an_evidence(f, "p50 %s, max %s", ms(b1, sizeof(b1), hist_quantile(s->judged, 0.5)),
-		    ms(b2, sizeof(b2), s->judged->max));
+	an_title(f, "%s p99 %s over its SLO of %s", f->model, ms(b1, sizeof(b1), med),
+		 ms(b2, sizeof(b2), slo));
+	an_evidence(f, "p99 %s in the median window vs SLO %s; %zu of %zu windows over",
+		    ms(b1, sizeof(b1), med), ms(b2, sizeof(b2), slo), over, n);
+	an_evidence(f, "worst window p99 %s; %.0f requests judged",
+		    ms(b1, sizeof(b1), worst), requests);
 }
 
 /* Windows whose p99 is far above the series' usual p99. */
@@ -112,64 +125,118 @@ static void check_spikes(struct analyzer *a, const struct an_series *s,
 		    spikes, n, SPIKE_RATIO, a->win[at].start_s);
 }
 
-/*
- * The split of V[0..n) into two runs of windows with the largest Welch t.
- * Returns the split (0 when none is significant enough).
- */
-static size_t best_split(const double *v, size_t n, double *t, double *before,
-			 double *after)
-{
-	size_t k, best = 0;
-	double tk, var;
+/* Prefix sums of a series, for O(1) mean and variance of any run. */
+struct runs {
+	const double *s1, *s2;
+};
 
-	*t = 0;
-	for (k = CP_MIN_SIDE; k + CP_MIN_SIDE <= n; k++) {
-		tk = trend_welch_t(v, k, v + k, n - k);
-		if (fabs(tk) > fabs(*t)) {
-			*t = tk;
-			best = k;
-		}
-	}
-	if (!best)
-		return 0;
-	trend_mean_var(v, best, before, &var);
-	trend_mean_var(v + best, n - best, after, &var);
-	return best;
+static void run_stats(const struct runs *r, size_t i, size_t j, double *mean,
+		      double *var)
+{
+	double n = (double)(j - i), m = (r->s1[j] - r->s1[i]) / n;
+
+	*mean = m;
+	*var = n > 1 ? ((r->s2[j] - r->s2[i]) - n * m * m) / (n - 1) : 0;
+	if (*var < 0)
+		*var = 0;
 }
 
-/* Was the series back near its old level over its last 3 windows? */
-static bool went_back(const double *v, size_t n, double before, double after)
+/* Welch t between two groups given their mean, variance and size. */
+static double welch(double ma, double va, double na, double mb, double vb, double nb)
 {
-	double m, var;
+	double se = sqrt(va / na + vb / nb);
 
-	if (n < 3)
-		return false;
-	trend_mean_var(v + n - 3, 3, &m, &var);
-	return fabs(m - before) < 0.25 * fabs(after - before);
+	if (se > 0)
+		return (mb - ma) / se;
+	return mb > ma ? 1e9 : mb < ma ? -1e9 : 0;
 }
 
 struct cp {
 	size_t split_slot;		/* slot the new level starts at */
+	size_t end_slot;		/* slot it ended at (transient), else 0 */
 	double before, after, t;
 	bool transient;
 };
 
-/* Change point of series V over slots SLOT[0..n). */
+/*
+ * Change point of series V over slots SLOT[0..n): the best single step
+ * (level A, then level B to the end), or the best segment (A, B for a
+ * while, A again) when that explains the series better -- a transient.
+ * Both by Welch's t over windows, with prefix sums: O(n^2) for segments.
+ */
 static bool change_point(const double *v, const size_t *slot, size_t n,
 			 double min_rel, double min_abs, struct cp *cp)
 {
-	size_t k;
+	double *s1, *s2, ma, va, mb, vb, mc, vc, t, best_t = 0;
+	size_t i, j, k1 = 0, k2 = 0;
+	struct runs r;
+	bool found = false;
 
-	if (n < 2 * CP_MIN_SIDE)
+	if (n < 2 * CP_MIN_SIDE || n > 2000)
 		return false;
-	k = best_split(v, n, &cp->t, &cp->before, &cp->after);
-	if (!k || fabs(cp->t) < CP_T || cp->before <= 0 ||
-	    fabs(cp->after - cp->before) < min_rel * cp->before ||
-	    fabs(cp->after - cp->before) < min_abs)
-		return false;
-	cp->split_slot = slot[k];
-	cp->transient = went_back(v, n, cp->before, cp->after);
-	return true;
+	s1 = calloc(n + 1, sizeof(double));
+	s2 = calloc(n + 1, sizeof(double));
+	if (!s1 || !s2)
+		goto out;
+	for (i = 0; i < n; i++) {
+		s1[i + 1] = s1[i] + v[i];
+		s2[i + 1] = s2[i] + v[i] * v[i];
+	}
+	r = (struct runs){ s1, s2 };
+	for (i = CP_MIN_SIDE; i + CP_MIN_SIDE <= n; i++) {
+		run_stats(&r, 0, i, &ma, &va);
+		run_stats(&r, i, n, &mb, &vb);
+		t = welch(ma, va, i, mb, vb, n - i);
+		if (fabs(t) > fabs(best_t)) {
+			best_t = t;
+			k1 = i;
+			k2 = n;
+		}
+	}
+	/* Segments [i, j) with 3 windows at least inside and after. */
+	for (i = CP_MIN_SIDE; i + 6 <= n; i++) {
+		for (j = i + 3; j + 3 <= n; j++) {
+			double out_m, out_v, no = (double)(n - (j - i));
+
+			run_stats(&r, 0, i, &ma, &va);
+			run_stats(&r, j, n, &mc, &vc);
+			out_m = (ma * i + mc * (n - j)) / no;
+			/* pooled variance of the outside, around its mean */
+			out_v = ((i - 1) * va + (n - j - 1) * vc +
+				 i * (ma - out_m) * (ma - out_m) +
+				 (n - j) * (mc - out_m) * (mc - out_m)) / (no - 1);
+			run_stats(&r, i, j, &mb, &vb);
+			t = welch(out_m, out_v, no, mb, vb, (double)(j - i));
+			/* Only when clearly better than the step: a segment
+			 * always fits at least as well. */
+			if (fabs(t) > 1.5 * fabs(best_t)) {
+				best_t = t;
+				k1 = i;
+				k2 = j;
+			}
+		}
+	}
+	if (!k1 || fabs(best_t) < CP_T)
+		goto out;
+	if (k2 == n) {
+		run_stats(&r, 0, k1, &cp->before, &va);
+	} else {
+		run_stats(&r, 0, k1, &ma, &va);
+		run_stats(&r, k2, n, &mc, &vc);
+		cp->before = (ma * k1 + mc * (n - k2)) / (double)(n - (k2 - k1));
+	}
+	run_stats(&r, k1, k2, &cp->after, &vb);
+	cp->t = best_t;
+	cp->split_slot = slot[k1];
+	cp->transient = k2 < n;
+	cp->end_slot = k2 < n ? slot[k2] : 0;
+	found = cp->before > 0 &&
+		fabs(cp->after - cp->before) >= min_rel * cp->before &&
+		fabs(cp->after - cp->before) >= min_abs;
+out:
+	free(s1);
+	free(s2);
+	return found;
 }
 
 static void describe_change(struct analyzer *a, struct finding *f,
@@ -178,7 +245,7 @@ static void describe_change(struct analyzer *a, struct finding *f,
 	const struct an_win *w = &a->win[cp->split_slot];
 	size_t i;
 
-	an_span(a, f, cp->split_slot, to);
+	an_span(a, f, cp->split_slot, cp->transient ? cp->end_slot : to);
 	f->value = cp->after;
 	f->reference = cp->before;
 	f->transient = cp->transient;
@@ -193,7 +260,8 @@ static void describe_change(struct analyzer *a, struct finding *f,
 			an_evidence(f, "config changed at %.1f s: %s", a->win[i].start_s,
 				    a->win[i].config_change);
 	if (cp->transient)
-		an_evidence(f, "transient: back near the old level over the last 3 windows");
+		an_evidence(f, "transient: back to the old level at %.1f s",
+			    a->win[cp->end_slot].start_s);
 }
 
 static bool stage_change(const struct an_series *s,

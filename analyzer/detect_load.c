@@ -108,7 +108,7 @@ static void bucket_ends(const struct an_batch *b, int *lo, int *hi)
 
 	*lo = *hi = -1;
 	for (k = 0; k < AN_BATCH_BUCKETS; k++) {
-		if (b->h[k].count < 10)
+		if (b->h[k].count < 8)
 			continue;
 		if (*lo < 0)
 			*lo = k;
@@ -141,7 +141,10 @@ static void check_batches(struct analyzer *a, const struct an_batch *b,
 		return;
 	p_hi = hist_quantile(&b->h[hi], 0.99);
 	p_lo = hist_quantile(&b->h[lo], 0.99);
-	if (p_hi <= slo)
+	/* The big batches' typical request must be near the SLO by itself:
+	 * when only their tail is over, something else (preemption, a lock)
+	 * stretches them, and a smaller batch is not the fix. */
+	if (p_hi <= slo || hist_quantile(&b->h[hi], 0.5) < 0.75 * slo)
 		return;
 	f = an_add(a, FK_OVERSIZED_BATCH, SEV_WARNING);
 	if (!f)

@@ -41,6 +41,7 @@ static const struct key_def keys[] = {
 	KEY(model_mix, KEY_DOUBLE, 0, 1),
 	KEY(batch_min, KEY_INT, 1, 65536),
 	KEY(batch_max, KEY_INT, 1, 65536),
+	KEY(slo_p99_ms, KEY_INT, 0, 3600000),
 	KEY(fault_leak_bytes, KEY_LLONG, 0, 1 << 30),
 	KEY(fault_slow_stage, KEY_STAGE, 0, 0),
 	KEY(fault_slow_pct, KEY_INT, 0, 100000),
@@ -63,6 +64,7 @@ void config_init(struct config *cfg)
 	cfg->model_mix = 0.7;
 	cfg->batch_min = 64;
 	cfg->batch_max = 256;
+	cfg->slo_p99_ms = 25;
 	cfg->fault_slow_stage = -1;
 }
 

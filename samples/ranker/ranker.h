@@ -110,6 +110,8 @@ struct config {
 	double model_mix;	/* fraction of requests for ctr_small */
 	int batch_min;		/* candidates per request, uniform in [min, max] */
 	int batch_max;
+	int slo_p99_ms;		/* the service's p99 objective: announced only,
+				 * for profilers to judge against */
 	long long fault_leak_bytes;	/* leaked per request */
 	int fault_slow_stage;		/* enum stage, or -1 for none */
 	int fault_slow_pct;		/* extra time in that stage, % */
