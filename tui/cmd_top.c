@@ -332,6 +332,13 @@ static int run(struct top *t)
 		}
 		if (!t->live)
 			flags |= replay_tick(t, &next_play);
+		if (t->src_open && t->src.found_stale) {
+			/* A replay shows each window's findings (the user sets
+			 * the pace); live, their cost is kept in bounds. */
+			source_update_findings(&t->src, !t->live);
+			if (!t->src.found_stale)
+				flags |= K_REDRAW;
+		}
 	}
 }
 
@@ -402,6 +409,7 @@ int cmd_top(int argc, char **argv)
 		t->src_open = true;
 		t->playing = true;
 		source_step(&t->src, 1);
+		source_update_findings(&t->src, true);
 	}
 	rc = term_init();
 	if (rc) {

@@ -7,7 +7,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "analyzer/array.h"
 
 #include "tui/tui.h"
 
@@ -29,6 +33,8 @@ static int open_stream(struct source *s, char *err, size_t errlen)
 	s->fed = 0;
 	s->ended = false;
 	s->err = 0;
+	s->nfound = 0;
+	s->found_stale = false;
 	return 0;
 }
 
@@ -52,6 +58,9 @@ int source_open(struct source *s, const char *path, bool live,
 
 void source_close(struct source *s)
 {
+	free(s->found);
+	s->found = NULL;
+	s->nfound = s->found_cap = 0;
 	analyzer_free(s->an);
 	window_stream_close(s->ws);
 	model_release(&s->model);
@@ -88,6 +97,7 @@ int source_step(struct source *s, size_t max)
 			return rc;
 		}
 		s->fed++;
+		s->found_stale = true;
 		n++;
 		if (s->on_window)
 			s->on_window(s->arg, w);
@@ -121,11 +131,37 @@ int source_seek(struct source *s, __u64 target)
 	return rc < 0 ? rc : 0;
 }
 
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void source_update_findings(struct source *s, bool force)
+{
+	const struct finding *v;
+	__u64 now = mono_ns();
+	size_t n;
+
+	if (!s->an || !s->found_stale)
+		return;
+	if (!force && now - s->found_at_ns < 100 * s->found_cost_ns)
+		return;
+	n = analyzer_findings(s->an, &v);
+	if (array_grow((void **)&s->found, &s->found_cap, n, sizeof(*v)))
+		return;		/* keep the old ones; try again next time */
+	if (n)
+		memcpy(s->found, v, n * sizeof(*v));
+	s->nfound = n;
+	s->found_stale = false;
+	s->found_at_ns = mono_ns();
+	s->found_cost_ns = s->found_at_ns - now;
+}
+
 size_t source_findings(struct source *s, const struct finding **v)
 {
-	if (!s->an) {
-		*v = NULL;
-		return 0;
-	}
-	return analyzer_findings(s->an, v);
+	*v = s->found;
+	return s->nfound;
 }

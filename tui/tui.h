@@ -271,6 +271,12 @@ struct source {
 	int err;		/* a read error, negative errno */
 	void (*on_window)(void *arg, const struct window *w);
 	void *arg;
+	/* The findings as of the last source_update_findings(), a copy:
+	 * the analyzer's own array lives only until its next feed. */
+	struct finding *found;
+	size_t nfound, found_cap;
+	bool found_stale;	/* windows fed since */
+	__u64 found_at_ns, found_cost_ns;
 };
 
 /* Opens PATH (live: follow it).  Returns 0 or -errno; for the analyzer's
@@ -283,6 +289,14 @@ void source_close(struct source *s);
 int source_step(struct source *s, size_t max);
 /* Replay: re-opens and feeds windows until TARGET were fed (seek back). */
 int source_seek(struct source *s, __u64 target);
+/*
+ * Recomputes the findings when windows were fed since, and (unless FORCE)
+ * when enough time passed: analyzer_findings() judges the whole history,
+ * so its cost grows with the session; spacing the calls to at least 100x
+ * their cost keeps them under 1 % of a core however long top runs.
+ */
+void source_update_findings(struct source *s, bool force);
+/* The cached findings, most severe first. */
 size_t source_findings(struct source *s, const struct finding **v);
 
 /* ---- term.c: the terminal, set up and always restored ---- */

@@ -371,6 +371,74 @@ static void test_apply_refuses(void **state)
 	assert_int_equal(ap.state, AP_IDLE);
 }
 
+/* One window: samples in ctr_small/embedding (two leaf functions, and run
+ * queue time), queue_wait, and an action line. */
+static void test_model_window(void **state)
+{
+	__u32 f0[1] = { 0 }, f1[2] = { 1, 0 };
+	struct trace_frame fr[2] = {
+		{ 0, SYN_EMBED, TRACE_NO_ID, 0, TRACE_NO_ID, 0, 0 },
+		{ 1, SYN_TOP, TRACE_NO_ID, 0, TRACE_NO_ID, 0, 0 },
+	};
+	struct trace_stack st[2] = { { 0, 1, f0 }, { 1, 2, f1 } };
+	struct trace_sample smp[3] = {
+		{ 0, 0, SYN_MODEL_A, SYN_EMBED, TRACE_SAMPLE_CPU, 3, 30000000 },
+		{ 0, 1, SYN_MODEL_A, SYN_EMBED, TRACE_SAMPLE_CPU, 1, 10000000 },
+		{ 0, 0, SYN_MODEL_A, SYN_EMBED, TRACE_SAMPLE_OFFCPU_RUNQ, 2, 60000000 },
+	};
+	struct trace_config act = { synth_window_start(0) + 5, "@action", "apply x: 1 -> 2" };
+	const struct window *w;
+	struct window_stream *ws;
+	struct hot_fn hot[4];
+	struct synth sy = { 0 };
+	struct tui_model m;
+	char trace[128];
+	__u64 aw;
+	double v;
+
+	(void)state;
+	snprintf(trace, sizeof(trace), "%s/model.lpt", dir);
+	sy.w = synth_open(trace, 2);
+	assert_non_null(sy.w);
+	assert_int_equal(trace_writer_config(sy.w, &act, 1), 0);
+	assert_int_equal(trace_writer_frames(sy.w, fr, 2), 0);
+	assert_int_equal(trace_writer_stacks(sy.w, st, 2), 0);
+	assert_int_equal(trace_writer_samples(sy.w, smp, 3), 0);
+	synth_add(&sy, SYN_MODEL_A, SYN_REQUEST, 4000000, 10);
+	synth_add(&sy, SYN_MODEL_A, SYN_QUEUE, 1000000, 10);
+	synth_add(&sy, SYN_MODEL_A, SYN_EMBED, 2000000, 10);
+	assert_int_equal(synth_close_window(&sy, 0), 0);
+	assert_int_equal(trace_writer_close(sy.w), 0);
+
+	ws = window_stream_open(trace);
+	assert_non_null(ws);
+	model_init(&m);
+	assert_int_equal(window_stream_next(ws, &w), 1);
+	assert_int_equal(model_feed(&m, ws, w), 0);
+	assert_int_equal(m.nmodels, 1);
+	/* Self time by leaf frame, most first. */
+	assert_int_equal(model_hot(&m, SYN_MODEL_A, SYN_EMBED, hot, 4), 2);
+	assert_string_equal(model_frame_name(&m, hot[0].frame_id), "embedding");
+	assert_int_equal(hot[0].value_ns, 30000000);
+	assert_string_equal(model_frame_name(&m, hot[1].frame_id), "top_mlp");
+	/* Run queue of the time threads wanted a CPU: 60 / (40 + 60). */
+	assert_true(metric_value(&m, model_snap(&m, 0), "runq_share", "ctr_small", "", &v));
+	assert_true(v > 0.599 && v < 0.601);
+	/* queue_wait's share of the request time: ~1 ms of ~4 ms. */
+	assert_true(metric_value(&m, model_snap(&m, 0), "queue_share", "ctr_small",
+				 "queue_wait", &v));
+	assert_true(v > 0.2 && v < 0.3);
+	assert_true(metric_value(&m, model_snap(&m, 0), "p99_ns", "ctr_small", "", &v));
+	assert_true(v > 4000000 && v < 4500000);
+	assert_false(metric_value(&m, model_snap(&m, 0), "p99_ns", "nope", "", &v));
+	assert_false(metric_known("cpu_share_of_nothing"));
+	assert_string_equal(model_action(&m, 0, &aw), "apply x: 1 -> 2");
+	assert_int_equal(aw, 0);
+	assert_null(model_action(&m, 1, &aw));
+	model_release(&m);
+	window_stream_close(ws);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_config_set_refuses),
 		cmocka_unit_test(test_config_file_write),
 		cmocka_unit_test(test_sparkline),
+		cmocka_unit_test(test_model_window),
 		cmocka_unit_test(test_apply_verify_improved),
 		cmocka_unit_test(test_apply_verify_worse_rolls_back),
 		cmocka_unit_test(test_apply_reload_never_seen),
