@@ -373,6 +373,19 @@ const char *model_action(const struct tui_model *m, size_t back, __u64 *window)
 	return m->actions[k].text;
 }
 
+/* One function at one line, whatever the address (a line's code can be
+ * several frames: unrolled, duplicated or inlined at two call sites). */
+static bool same_line(const struct tui_model *m, __u32 a, __u32 b)
+{
+	const struct trace_frame *x = frame(m, a), *y = frame(m, b);
+
+	if (a == b)
+		return true;
+	return x && y && x->function_id == y->function_id &&
+	       x->file_id == y->file_id && x->line == y->line &&
+	       (x->file_id != TRACE_NO_ID || x->module_offset == y->module_offset);
+}
+
 static int hot_cmp(const void *a, const void *b)
 {
 	const struct hot_fn *x = a, *y = b;
@@ -385,15 +398,16 @@ size_t model_hot(const struct tui_model *m, __u32 model, __u32 stage,
 {
 	struct hot_fn *acc = NULL;
 	size_t nacc = 0, cap = 0, k, i, j;
+	bool whole = stage == model_request_id(m);
 
 	for (k = 0; k < MODEL_HOT_WINDOWS; k++) {
 		for (i = 0; i < m->hot[k].n; i++) {
 			const struct hot_fn *h = &m->hot[k].v[i];
 
-			if (h->model_id != model || h->stage_id != stage)
+			if (h->model_id != model || (!whole && h->stage_id != stage))
 				continue;
 			for (j = 0; j < nacc; j++)
-				if (acc[j].frame_id == h->frame_id)
+				if (same_line(m, acc[j].frame_id, h->frame_id))
 					break;
 			if (j == nacc) {
 				if (array_grow((void **)&acc, &cap, nacc + 1,

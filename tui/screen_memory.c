@@ -41,8 +41,8 @@ static void gauge(struct top *t, int y, int what)
 	term_put(y, 0, 6, R_HEADER, what ? "heap" : "RSS");
 	if (!have) {
 		term_put(y, 7, COLS - 7, R_DIM,
-			 what ? "not recorded (loupe top -p PID --mem, target with LD_PRELOAD=libloupe-alloc.so)" :
-				"not recorded (counters off?)");
+			 what ? "not recorded: top --mem, target with LD_PRELOAD=libloupe-alloc.so" :
+				"not recorded (--no-counters?)");
 		return;
 	}
 	units_bytes(val, sizeof(val),
@@ -59,7 +59,8 @@ static void gauge(struct top *t, int y, int what)
 		else if (s && !what && s->have_rss)
 			v[i] = s->rss_bytes;
 	}
-	sparkline(buf, sizeof(buf), v, n > 0 ? n : 0, 0, term_utf8());
+	/* RSS moves by little against its size: show the range. */
+	sparkline(buf, sizeof(buf), v, n > 0 ? n : 0, SPARK_RANGE, term_utf8());
 	term_put(y, 20, n, R_SPARK, buf);
 }
 

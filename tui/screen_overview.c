@@ -128,7 +128,7 @@ static void spark(const struct top *t, __u32 model, __u32 req, int what,
 		else if (e && e->count)
 			v[i] = e->p99_ns;
 	}
-	sparkline(buf, sizeof(buf), v, n, 0, term_utf8());
+	sparkline(buf, sizeof(buf), v, n, SPARK_ZERO, term_utf8());
 	term_put(y, x, n, R_SPARK, buf);
 }
 

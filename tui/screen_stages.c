@@ -53,22 +53,34 @@ static char *pct(char *buf, size_t len, double part, double whole)
 	return buf;
 }
 
-/* Sampled times of (MODEL, STAGE) over the last MODEL_HOT_WINDOWS windows. */
+/* Sampled times of (MODEL, STAGE) in S; the "request" row has all of the
+ * model's (samples carry the stage they ran in). */
+static void split(const struct tui_model *m, const struct snap *s, __u32 model,
+		  __u32 stage, double *cpu, double *blocked, double *runq)
+{
+	bool whole = stage == model_request_id(m);
+	size_t i;
+
+	for (i = 0; s && i < s->nst; i++) {
+		const struct snap_stage *e = &s->st[i];
+
+		if (e->model_id != model || (!whole && e->stage_id != stage))
+			continue;
+		*cpu += e->cpu_ns;
+		*blocked += e->blocked_ns;
+		*runq += e->runq_ns;
+	}
+}
+
+/* The same over the last MODEL_HOT_WINDOWS windows. */
 static void recent_split(const struct tui_model *m, __u32 model, __u32 stage,
 			 double *cpu, double *blocked, double *runq)
 {
 	size_t b;
 
 	*cpu = *blocked = *runq = 0;
-	for (b = 0; b < MODEL_HOT_WINDOWS; b++) {
-		const struct snap_stage *e = snap_stage(model_snap(m, b), model, stage);
-
-		if (!e)
-			continue;
-		*cpu += e->cpu_ns;
-		*blocked += e->blocked_ns;
-		*runq += e->runq_ns;
-	}
+	for (b = 0; b < MODEL_HOT_WINDOWS; b++)
+		split(m, model_snap(m, b), model, stage, cpu, blocked, runq);
 }
 
 static void draw_hot(struct top *t, int y, int h)
@@ -128,7 +140,10 @@ void screen_stages(struct top *t, int y, int h)
 		if (!e->count && !e->cpu_ns)
 			continue;
 		rows[n].e = e;
-		rows[n].model = window_stream_name(m->ws, e->model_id);
+		/* Time outside any request (idle workers), as report --cpu
+		 * calls it. */
+		rows[n].model = e->model_id == TRACE_NO_ID ? "(none)" :
+				window_stream_name(m->ws, e->model_id);
 		rows[n].stage = window_stream_name(m->ws, e->stage_id);
 		if (!ui_match(t, rows[n].model) && !ui_match(t, rows[n].stage))
 			continue;
@@ -139,9 +154,8 @@ void screen_stages(struct top *t, int y, int h)
 		rq = snap_stage(s, e->model_id, req);
 		all = rq ? rq->mean_ns * rq->count : 0;
 		rows[n].share = all > 0 ? e->mean_ns * e->count / all : 0;
-		rows[n].cpu = e->cpu_ns;
-		rows[n].blocked = e->blocked_ns;
-		rows[n].runq = e->runq_ns;
+		split(m, s, e->model_id, e->stage_id, &rows[n].cpu, &rows[n].blocked,
+		      &rows[n].runq);
 		n++;
 	}
 	sort_key = t->ui.sort[SCR_STAGES];

@@ -106,7 +106,9 @@ const struct snap_stage *snap_stage(const struct snap *s, __u32 model,
 /* Window length in seconds (1 when unknown). */
 double snap_seconds(const struct snap *s);
 /* Hot functions of (MODEL, STAGE) over the last MODEL_HOT_WINDOWS windows,
- * most time first, into OUT (up to N).  Returns how many. */
+ * most time first, into OUT (up to N); STAGE "request": all of the model's
+ * samples (samples carry the stage they ran in, never "request").
+ * Returns how many. */
 size_t model_hot(const struct tui_model *m, __u32 model, __u32 stage,
 		 struct hot_fn *out, size_t n);
 /* Name id of "request" (the whole request), or TRACE_NO_ID. */
@@ -135,14 +137,19 @@ char *metric_format(const char *metric, double v, char *buf, size_t len);
 
 /* ---- sparkline.c ---- */
 
+enum spark_scale {
+	SPARK_ZERO,	/* 0 .. the largest value: rates, latencies */
+	SPARK_RANGE,	/* the smallest .. the largest: gauges (RSS) */
+};
+
 /*
  * Renders N values as N cells into BUF (NUL-terminated, at most LEN bytes):
- * block characters ▁..█ when UTF8, else " .-=#" ASCII.  Values are scaled
- * from 0 to HI (HI <= 0: the largest value); a negative value (no data) is
- * a blank.  Returns the number of cells written (fewer when LEN is short).
+ * block characters U+2581..U+2588 when UTF8, else "_.-=#".  A negative
+ * value (no data) is a blank; a flat series is all lowest cells.  Returns
+ * the number of cells written (fewer when LEN is short).
  */
-size_t sparkline(char *buf, size_t len, const double *v, size_t n, double hi,
-		 bool utf8);
+size_t sparkline(char *buf, size_t len, const double *v, size_t n,
+		 enum spark_scale scale, bool utf8);
 
 /* ---- config_edit.c: the one change apply makes to a config file ---- */
 

@@ -161,15 +161,18 @@ static void test_sparkline(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(sparkline(buf, sizeof(buf), v, 7, 0, false), 7);
+	assert_int_equal(sparkline(buf, sizeof(buf), v, 7, SPARK_ZERO, false), 7);
 	assert_string_equal(buf, "__.-# #");
-	assert_int_equal(sparkline(buf, sizeof(buf), v, 7, 0, true), 7);
+	assert_int_equal(sparkline(buf, sizeof(buf), v, 7, SPARK_ZERO, true), 7);
 	assert_string_equal(buf, "\u2581\u2582\u2583\u2585\u2588 \u2588");
-	/* A fixed top: values above it are clipped to the full bar. */
-	assert_int_equal(sparkline(buf, sizeof(buf), v + 3, 2, 4, true), 2);
-	assert_string_equal(buf, "\u2588\u2588");
+	/* A range: 4 .. 8 spans all levels. */
+	assert_int_equal(sparkline(buf, sizeof(buf), v + 3, 2, SPARK_RANGE, true), 2);
+	assert_string_equal(buf, "\u2581\u2588");
+	/* Flat: the lowest level, not a full bar. */
+	assert_int_equal(sparkline(buf, sizeof(buf), v + 4, 1, SPARK_RANGE, false), 1);
+	assert_string_equal(buf, "_");
 	/* Out of room: whole cells only. */
-	assert_int_equal(sparkline(buf, 8, v, 7, 0, true), 2);
+	assert_int_equal(sparkline(buf, 8, v, 7, SPARK_ZERO, true), 2);
 	assert_int_equal(strlen(buf), 6);
 }
 
