@@ -14,6 +14,7 @@
 enum mkind {
 	MK_QUANTILE, MK_QPS, MK_ERROR_RATE, MK_SHARE, MK_PER_REQ, MK_GAUGE,
 	MK_STAGE_SHARE,		/* a stage's time / its model's request time */
+	MK_QUEUE_WAIT,		/* mean queue_wait of the model */
 };
 
 struct metric_def {
@@ -38,6 +39,7 @@ static const struct metric_def defs[] = {
 	/* A stall shows as the slowest request of its window. */
 	{ "stall_ns", MK_QUANTILE, 3, false },
 	{ "queue_share", MK_STAGE_SHARE, SS_QUEUE, false },
+	{ "queue_wait_ns", MK_QUEUE_WAIT, 0, false },
 	{ "lock_wait_share", MK_STAGE_SHARE, SS_BLOCKED, false },
 	{ "faults_per_request", MK_PER_REQ, PR_FAULTS, false },
 	{ "bytes_per_s", MK_GAUGE, G_HEAP_RATE, false },
@@ -168,6 +170,15 @@ bool metric_value(const struct tui_model *m, const struct snap *s,
 			return false;
 		*v = t[d->arg] / acc;
 		return true;
+	case MK_QUEUE_WAIT: {
+		const struct snap_stage *e;
+
+		e = snap_stage(s, mid, window_stream_find_name(m->ws, "queue_wait"));
+		if (any_model || !e || !e->count)
+			return false;
+		*v = e->mean_ns;
+		return true;
+	}
 	case MK_STAGE_SHARE: {
 		const struct snap_stage *rq, *e;
 

@@ -431,6 +431,9 @@ static void test_model_window(void **state)
 	assert_true(metric_value(&m, model_snap(&m, 0), "queue_share", "ctr_small",
 				 "queue_wait", &v));
 	assert_true(v > 0.2 && v < 0.3);
+	assert_true(metric_value(&m, model_snap(&m, 0), "queue_wait_ns", "ctr_small",
+				 "queue_wait", &v));
+	assert_true(v > 0.9e6 && v < 1.1e6);
 	assert_true(metric_value(&m, model_snap(&m, 0), "p99_ns", "ctr_small", "", &v));
 	assert_true(v > 4000000 && v < 4500000);
 	assert_false(metric_value(&m, model_snap(&m, 0), "p99_ns", "nope", "", &v));
