@@ -271,18 +271,20 @@ static const struct binding table[] = {
 
 #define NBIND (sizeof(table) / sizeof(table[0]))
 
-size_t keys_help(const char *const **names, const char *const **helps)
+size_t keys_help(bool live, const char *const **names, const char *const **helps)
 {
 	static const char *n[NBIND], *h[NBIND];
-	size_t i;
+	size_t i, k = 0;
 
 	for (i = 0; i < NBIND; i++) {
-		n[i] = table[i].names;
-		h[i] = table[i].help;
+		if (table[i].when != W_ANY && (table[i].when == W_LIVE) != live)
+			continue;
+		n[k] = table[i].names;
+		h[k++] = table[i].help;
 	}
 	*names = n;
 	*helps = h;
-	return NBIND;
+	return k;
 }
 
 static int confirm_key(struct top *t, int ch)
@@ -354,6 +356,6 @@ int keys_handle(struct top *t, int ch)
 				return table[i].fn(t, ch) | K_REDRAW;
 	}
 	if (!t->live && (ch == 'a' || ch == 'r'))
-		msg(t, "a replay cannot apply fixes: that needs a live session (loupe top -p PID)");
+		msg(t, "replay: fixes are applied live (loupe top -p PID)");
 	return K_REDRAW;
 }

@@ -394,8 +394,8 @@ struct top {
 void ui_draw(struct top *t);
 /* Applies key CH; returns K_* flags. */
 int keys_handle(struct top *t, int ch);
-/* The key table as help lines (for the help screen and docs). */
-size_t keys_help(const char *const **names, const char *const **helps);
+/* The keys of a live session or a replay, as help lines. */
+size_t keys_help(bool live, const char *const **names, const char *const **helps);
 
 /* Screens draw rows [Y, Y + H) and set t->ui.nrows[their screen]. */
 void screen_overview(struct top *t, int y, int h);

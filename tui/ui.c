@@ -190,12 +190,13 @@ static void draw_confirm(struct top *t)
 static void draw_help(struct top *t)
 {
 	const char *const *names, *const *helps;
-	size_t n = keys_help(&names, &helps), i;
+	size_t n = keys_help(t->live, &names, &helps), i;
 	int y = 2, h = LINES - 3, col = 0, per;
 
 	for (i = 2; (int)i < LINES - 1; i++)
 		move((int)i, 0), clrtoeol();
-	term_put(y++, 1, COLS - 2, R_HEADER, "loupe top - keys");
+	term_put(y++, 1, COLS - 2, R_HEADER,
+		 t->live ? "loupe top - keys (live)" : "loupe top - keys (replay)");
 	/* Two columns when the keys do not fit in one. */
 	per = h - 2;
 	for (i = 0; i < n; i++) {
@@ -207,7 +208,9 @@ static void draw_help(struct top *t)
 		term_printf(y + row, x + 15, (n > (size_t)per ? COLS / 2 : COLS) - 16,
 			    R_NORMAL, "%s", helps[i]);
 	}
-	(void)t;
+	term_printf(LINES - 2, 1, COLS - 2, R_DIM,
+		    "top's own CPU: %.2f %% of a core over the last 10 refreshes (getrusage)",
+		    t->cpu_pct);
 }
 
 void ui_draw(struct top *t)
