@@ -26,7 +26,7 @@ WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra $(WERROR) -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer \
 	  -Iinclude -I. -I$(OUT) -DLOUPE_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS := -lbpf -ldw -lelf -lunwind-x86_64 -lunwind -lz -lzstd -lm -lpthread
+LDLIBS := -lbpf -ldw -lelf -lunwind-x86_64 -lunwind -lz -lzstd -lm -lpthread -lncursesw
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ifeq ($(SAN),1)
 CFLAGS += $(SAN_FLAGS)
@@ -45,7 +45,7 @@ endif
 DEB_PKGS := gcc make clang llvm libclang-rt-14-dev bpftool libbpf-dev \
 	    libelf-dev libdw-dev libunwind-dev systemtap-sdt-dev libzstd-dev \
 	    zstd libcmocka-dev libncurses-dev pkg-config zlib1g-dev \
-	    linux-perf util-linux procps jq time golang-go \
+	    linux-perf util-linux procps jq time golang-go tmux \
 	    libxml2-utils
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)

@@ -10,6 +10,7 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 
@@ -17,6 +18,7 @@ extern const char record_help[];
 extern const char report_help[];
 extern const char export_help[];
 extern const char analyze_help[];
+extern const char top_help[];
 extern const char diff_help[];
 extern const char gate_help[];
 

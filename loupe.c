@@ -31,6 +31,7 @@ static const struct command commands[] = {
 	{ "diff", cmd_diff, "compare runs: what changed, per model and stage", diff_help },
 	{ "gate", cmd_gate, "CI performance gate: fail only on a real regression", gate_help },
 	{ "export", cmd_export, "write a trace's CPU or heap profile (folded, pprof)", export_help },
+	{ "top", cmd_top, "live view of a process, or replay of a trace; apply fixes", top_help },
 	{ "help", cmd_help, "show help for a command", help_help },
 	{ "version", cmd_version, "print loupe's version", version_help },
 };

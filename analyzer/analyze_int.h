@@ -11,7 +11,7 @@
 #include "analyzer/hist.h"
 
 #define AN_MIN_WARMUP 2		/* windows never judged, whatever the load */
-#define AN_BATCH_BUCKETS 8
+#define AN_BATCH_BUCKETS 6
 
 /* One window's facts. */
 struct an_win {

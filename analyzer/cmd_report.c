@@ -300,6 +300,17 @@ static void print_json(const char *path, const struct trace_summary *s,
 		printf(": ");
 		json_str(stdout, s->config[i].value);
 	}
+	/* loupe's own keys: how it recorded, the machine, the target's
+	 * tuning environment (@env.OMP_NUM_THREADS...). */
+	printf("%s},\n  \"recorded_context\": {", n ? "\n  " : "");
+	for (i = 0, n = 0; i < s->nconfig; i++) {
+		if (s->config[i].key[0] != '@' || !strncmp(s->config[i].key, "@model.", 7))
+			continue;
+		printf("%s\n    ", n++ ? "," : "");
+		json_str(stdout, s->config[i].key + 1);
+		printf(": ");
+		json_str(stdout, s->config[i].value);
+	}
 	printf("%s},\n  \"entries\": [", n ? "\n  " : "");
 	for (i = 0; i < s->nentries; i++) {
 		const struct summary_entry *e = &s->entries[i];

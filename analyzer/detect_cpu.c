@@ -155,6 +155,20 @@ static double stage_time(const struct analyzer *a, __u32 model, __u32 stage)
 
 #define TALLY_CAP 256
 
+/* The finding is where most of it happens: model, stage and code site. */
+static void place_at(const struct analyzer *a, struct finding *f,
+		     const struct tally *top)
+{
+	if (!top)
+		return;
+	snprintf(f->model, sizeof(f->model), "%s",
+		 top->model == TRACE_NO_ID ? "" : an_name(a, top->model));
+	snprintf(f->stage, sizeof(f->stage), "%s",
+		 top->stage == TRACE_NO_ID ? "" : an_name(a, top->stage));
+	if (top->frame != TRACE_NO_ID)
+		an_set_site(a, f, top->frame);
+}
+
 static void detect_locks(struct analyzer *a)
 {
 	const struct profile *p = window_stream_dict(a->ws);
@@ -231,10 +245,11 @@ static void detect_runq(struct analyzer *a, size_t from, size_t to)
 		return;
 	cores = an_config_num(a, "@machine.cores", m && m->ncpus ? m->ncpus : 1);
 	workers = an_config_num(a, "workers", 0);
-	/* Its own threads outnumber the cores (configured, or seen runnable):
-	 * the process oversubscribes itself.  Otherwise other processes take
-	 * the CPUs -- worth knowing, but no setting of this one fixes it. */
-	own = workers > cores || (cpu + runq) / wall >= 0.9 * cores;
+	/* Its own threads outnumber the cores (as configured; seen runnable
+	 * when it announces no pool size): the process oversubscribes itself.
+	 * Otherwise other processes take the CPUs -- worth knowing, but no
+	 * setting of this one fixes it. */
+	own = workers > 0 ? workers > cores : (cpu + runq) / wall >= 0.9 * cores;
 	f = an_add(a, FK_OVERSUBSCRIPTION,
 		   !own ? SEV_INFO : share > 0.5 ? SEV_CRITICAL : SEV_WARNING);
 	if (!f)
@@ -286,14 +301,7 @@ static void detect_allocator(struct analyzer *a)
 		return;
 	an_span(a, f, 0, a->nwin);
 	top = tally_max(site, nsite);
-	if (top) {
-		snprintf(f->model, sizeof(f->model), "%s",
-			 top->model == TRACE_NO_ID ? "" : an_name(a, top->model));
-		snprintf(f->stage, sizeof(f->stage), "%s",
-			 top->stage == TRACE_NO_ID ? "" : an_name(a, top->stage));
-		if (top->frame != TRACE_NO_ID)
-			an_set_site(a, f, top->frame);
-	}
+	place_at(a, f, top);
 	snprintf(f->metric, sizeof(f->metric), "alloc_cpu_share");
 	f->value = alloc / total;
 	an_title(f, "%.0f%% of CPU time is spent in malloc/free",
@@ -344,14 +352,7 @@ static void detect_faults(struct analyzer *a, size_t from, size_t to)
 		return;
 	an_span(a, f, from, to);
 	top = tally_max(site, nsite);
-	if (top) {
-		snprintf(f->model, sizeof(f->model), "%s",
-			 top->model == TRACE_NO_ID ? "" : an_name(a, top->model));
-		snprintf(f->stage, sizeof(f->stage), "%s",
-			 top->stage == TRACE_NO_ID ? "" : an_name(a, top->stage));
-		if (top->frame != TRACE_NO_ID)
-			an_set_site(a, f, top->frame);
-	}
+	place_at(a, f, top);
 	snprintf(f->metric, sizeof(f->metric), "faults_per_request");
 	f->value = req > 0 ? faults / req : faults / secs;
 	an_title(f, "%.0f page faults per %s",

@@ -15,6 +15,7 @@
 #include "analyzer/units.h"
 
 #define MIN_COUNT 10		/* requests in a window for its quantiles */
+#define SLO_MIN_COUNT 3		/* ... for the SLO, judged on the median window */
 #define SPIKE_RATIO 3.0		/* window p99 / the series' median p99 */
 #define SPIKE_FLOOR_NS 5e6
 #define CP_MIN_SIDE 4		/* windows on each side of a change */
@@ -22,6 +23,7 @@
 #define CP_STAGE_REL 0.20	/* relative change of a stage's mean */
 #define CP_STAGE_ABS_NS 50e3
 #define CP_CPU_REL 0.10		/* relative change of CPU per request */
+#define CP_MAX_POINTS 200	/* longer series: block means */
 
 static const char *ms(char *buf, size_t len, double ns)
 {
@@ -52,7 +54,7 @@ static void check_slo(struct analyzer *a, const struct an_series *s,
 	if (!slo)
 		return;
 	for (i = from; i < to && n < 4096; i++) {
-		if (s->count[i] < MIN_COUNT)
+		if (s->count[i] < SLO_MIN_COUNT)
 			continue;
 		v[n++] = s->p99[i];
 		over += s->p99[i] > slo;
@@ -163,15 +165,15 @@ struct cp {
  * while, A again) when that explains the series better -- a transient.
  * Both by Welch's t over windows, with prefix sums: O(n^2) for segments.
  */
-static bool change_point(const double *v, const size_t *slot, size_t n,
-			 double min_rel, double min_abs, struct cp *cp)
+static bool change_point_raw(const double *v, const size_t *slot, size_t n,
+			     double min_rel, double min_abs, struct cp *cp)
 {
 	double *s1, *s2, ma, va, mb, vb, mc, vc, t, best_t = 0;
 	size_t i, j, k1 = 0, k2 = 0;
 	struct runs r;
 	bool found = false;
 
-	if (n < 2 * CP_MIN_SIDE || n > 2000)
+	if (n < 2 * CP_MIN_SIDE)
 		return false;
 	s1 = calloc(n + 1, sizeof(double));
 	s2 = calloc(n + 1, sizeof(double));
@@ -236,6 +238,32 @@ out:
 	free(s1);
 	free(s2);
 	return found;
+}
+
+/*
+ * The segment search is quadratic and the live TUI asks after every window:
+ * a long series is judged on block means of consecutive windows (at most
+ * CP_MAX_POINTS), which keeps a step's size and only blurs its time by a
+ * block.
+ */
+static bool change_point(const double *v, const size_t *slot, size_t n,
+			 double min_rel, double min_abs, struct cp *cp)
+{
+	double bv[CP_MAX_POINTS];
+	size_t bs[CP_MAX_POINTS], k, i, j, nb;
+
+	if (n <= CP_MAX_POINTS)
+		return change_point_raw(v, slot, n, min_rel, min_abs, cp);
+	k = (n + CP_MAX_POINTS - 1) / CP_MAX_POINTS;
+	for (i = 0, nb = 0; i < n; i += k, nb++) {
+		double sum = 0;
+
+		for (j = i; j < n && j < i + k; j++)
+			sum += v[j];
+		bv[nb] = sum / (double)(j - i);
+		bs[nb] = slot[i];
+	}
+	return change_point_raw(bv, bs, nb, min_rel, min_abs, cp);
 }
 
 static void describe_change(struct analyzer *a, struct finding *f,

@@ -66,7 +66,7 @@ static void check_queueing(struct analyzer *a, const struct an_series *req,
 {
 	const struct an_series *q = find_series(a, req->model_id, a->queue_stage);
 	double total = series_time(req, from, to), wait, share, errors = 0, n = 0;
-	double cnt = 0;
+	double cnt = 0, slo, service;
 	struct finding *f;
 	size_t i;
 	char b1[16], b2[16];
@@ -88,9 +88,13 @@ static void check_queueing(struct analyzer *a, const struct an_series *req,
 	snprintf(f->model, sizeof(f->model), "%s", an_name(a, req->model_id));
 	snprintf(f->stage, sizeof(f->stage), "%s", an_name(a, a->queue_stage));
 	an_span(a, f, from, to);
-	snprintf(f->metric, sizeof(f->metric), "queue_share");
-	f->value = share;
-	f->reference = util;
+	/* The number rules scale queue_depth by: the wait against what it
+	 * may be -- the SLO less the service time, else the service time. */
+	slo = (double)an_slo_ns(a, req->model_id);
+	service = (total - wait) / cnt;
+	snprintf(f->metric, sizeof(f->metric), "queue_wait_ns");
+	f->value = wait / cnt;
+	f->reference = slo > service ? slo - service : service;
 	an_title(f, "%s requests spend %.0f%% of their time queued",
 		 f->model, 100 * share);
 	an_evidence(f, "queue wait %s of %s per request on average; CPU %.0f%% busy on %.0f cores",
@@ -108,7 +112,7 @@ static void bucket_ends(const struct an_batch *b, int *lo, int *hi)
 
 	*lo = *hi = -1;
 	for (k = 0; k < AN_BATCH_BUCKETS; k++) {
-		if (b->h[k].count < 10)
+		if (b->h[k].count < 8)
 			continue;
 		if (*lo < 0)
 			*lo = k;

@@ -9,7 +9,6 @@
  * fix without touching C: a wrong rule costs a proposal, never a crash, and
  * a malformed one is refused with its file and line at load time.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -27,27 +26,13 @@
 #define MAX_FIXES (sizeof(((struct finding *)0)->fixes) / sizeof(struct fix))
 #define MAX_RULE_FILE (1 << 20)
 
-static const char *const kind_names[FK_N] = {
-	[FK_SLO_VIOLATION] = "slo_violation",
-	[FK_LATENCY_SPIKE] = "latency_spike",
-	[FK_PERIODIC_STALL] = "periodic_stall",
-	[FK_CHANGE_POINT] = "change_point",
-	[FK_MEMORY_LEAK] = "memory_leak",
-	[FK_RSS_GROWTH] = "rss_growth",
-	[FK_LOCK_CONTENTION] = "lock_contention",
-	[FK_OVERSUBSCRIPTION] = "oversubscription",
-	[FK_ALLOCATOR_PRESSURE] = "allocator_pressure",
-	[FK_PAGE_FAULT_CHURN] = "page_fault_churn",
-	[FK_QUEUEING] = "queueing",
-	[FK_OVERSIZED_BATCH] = "oversized_batch",
-	[FK_HOT_FUNCTION] = "hot_function",
-};
 
 _Static_assert(FK_N <= 32, "rule.kinds is a 32-bit mask");
 
 const char *rules_kind_name(enum finding_kind k)
 {
-	return (unsigned int)k < FK_N ? kind_names[k] : NULL;
+	/* The analyzer owns the names; NULL rather than its "?" here. */
+	return (unsigned int)k < FK_N ? finding_kind_name(k) : NULL;
 }
 
 struct rule {
@@ -159,7 +144,8 @@ static int parse_finding(struct rparser *rp, struct rule *r, const char *p)
 			break;
 		n = strcspn(p, " \t,#");
 		for (k = 0; k < FK_N; k++)
-			if (strlen(kind_names[k]) == n && !memcmp(kind_names[k], p, n))
+			if (strlen(finding_kind_name(k)) == n &&
+			    !memcmp(finding_kind_name(k), p, n))
 				break;
 		if (k == FK_N)
 			return rp_error(rp, -EINVAL, "unknown finding kind "

@@ -85,8 +85,16 @@ enum expr_op {
 	E_LT, E_LE, E_GT, E_GE, E_EQ, E_NE, E_AND, E_OR,
 };
 
+/*
+ * Expressions are evaluated recursively, so their depth is bounded at parse
+ * time: a rule nests a few levels, a pathological file ("a+a+a+..." over a
+ * megabyte) must not exhaust the stack.
+ */
+#define MAX_DEPTH 100
+
 struct expr {
 	enum expr_op op;
+	int depth;		/* 1 + the deepest operand or argument */
 	double num;		/* E_NUM */
 	const char *str;	/* E_STR text, E_KEY key as lookup knows it */
 	int id;			/* E_FIELD field, E_CALL function */
@@ -407,6 +415,7 @@ struct lexer {
 	char *err;
 	size_t errlen;
 	bool failed;
+	int nest;		/* parentheses, calls, unary operators open */
 };
 
 static void *lex_error(struct lexer *lx, const char *fmt, ...)
@@ -599,14 +608,32 @@ static void *unexpected(struct lexer *lx, const char *wanted)
 static struct expr *new_node(struct lexer *lx, enum expr_op op,
 			     struct expr *a, struct expr *b)
 {
-	struct expr *e = pool_alloc(lx->pool, sizeof(*e));
+	struct expr *e;
+	int depth = 0;
 
+	if (a)
+		depth = a->depth;
+	if (b && b->depth > depth)
+		depth = b->depth;
+	if (depth >= MAX_DEPTH)
+		return lex_error(lx, "expression deeper than %d levels", MAX_DEPTH);
+	e = pool_alloc(lx->pool, sizeof(*e));
 	if (!e)
 		return lex_nomem(lx);
 	e->op = op;
+	e->depth = depth + 1;
 	e->a = a;
 	e->b = b;
 	return e;
+}
+
+/* Bounds the parser's own recursion, before any node exists. */
+static bool nest_enter(struct lexer *lx)
+{
+	if (++lx->nest <= MAX_DEPTH)
+		return true;
+	lex_error(lx, "expression deeper than %d levels", MAX_DEPTH);
+	return false;
 }
 
 static struct expr *parse_expr(struct lexer *lx);
@@ -622,7 +649,7 @@ static struct expr *parse_call(struct lexer *lx, const char *name, size_t len)
 	if (i == nfuncs)
 		return lex_error(lx, "unknown function '%.*s'", (int)len, name);
 	e = new_node(lx, E_CALL, NULL, NULL);
-	if (!e)
+	if (!e || !nest_enter(lx))
 		return NULL;
 	e->id = (int)i;
 	tail = &e->a;
@@ -635,9 +662,15 @@ static struct expr *parse_call(struct lexer *lx, const char *name, size_t len)
 		*tail = parse_expr(lx);
 		if (!*tail)
 			return NULL;
+		if ((*tail)->depth >= MAX_DEPTH)
+			return lex_error(lx, "expression deeper than %d levels",
+					 MAX_DEPTH);
+		if ((*tail)->depth >= e->depth)
+			e->depth = (*tail)->depth + 1;
 		tail = &(*tail)->next;
 		n++;
 	}
+	lx->nest--;
 	lex_next(lx);
 	if (n < funcs[i].min || n > funcs[i].max) {
 		if (funcs[i].min == funcs[i].max)
@@ -739,12 +772,15 @@ static struct expr *parse_primary(struct lexer *lx)
 		lex_next(lx);
 		return e;
 	case T_LP:
+		if (!nest_enter(lx))
+			return NULL;
 		lex_next(lx);
 		e = parse_expr(lx);
 		if (!e)
 			return NULL;
 		if (lx->t != T_RP)
 			return unexpected(lx, "expected ')'");
+		lx->nest--;
 		lex_next(lx);
 		return e;
 	case T_NAME:
@@ -765,8 +801,11 @@ static struct expr *parse_unary(struct lexer *lx)
 
 	if (lx->t != T_SUB)
 		return parse_primary(lx);
+	if (!nest_enter(lx))
+		return NULL;
 	lex_next(lx);
 	a = parse_unary(lx);
+	lx->nest--;
 	return a ? new_node(lx, E_NEG, a, NULL) : NULL;
 }
 
@@ -831,8 +870,11 @@ static struct expr *parse_not(struct lexer *lx)
 
 	if (lx->t != T_NOT)
 		return parse_cmp(lx);
+	if (!nest_enter(lx))
+		return NULL;
 	lex_next(lx);
 	a = parse_not(lx);
+	lx->nest--;
 	return a ? new_node(lx, E_NOT, a, NULL) : NULL;
 }
 

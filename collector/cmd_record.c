@@ -23,6 +23,7 @@
 
 #include "analyzer/units.h"
 #include "collector/collector.h"
+#include "collector/control.h"
 #include "collector/cpu_profile.h"
 #include "collector/usdt_scan.h"
 #include "commands.h"
@@ -63,6 +64,10 @@ const char record_help[] =
 	"                       or a mapped library's name).  Two traps per call\n"
 	"                       (~45 us here): loupe measures the cost, reports\n"
 	"                       it and warns above 1 %% of the target's CPU\n"
+	"  --control-fd N       for front ends (loupe top): lines '@key=value'\n"
+	"                       read from fd N go into the trace as config\n"
+	"                       records (e.g. @action); end of file on N stops\n"
+	"                       the recording as Ctrl-C does\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"The probes of every loaded object (executable and shared libraries,\n"
@@ -82,6 +87,7 @@ struct record_env {
 	char *probes[16];
 	int nprobes;
 	bool mem;
+	struct control ctl;	/* --control-fd */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -241,6 +247,7 @@ static int parse_args(int argc, char **argv, struct record_env *env)
 		{ "call-graph", required_argument, NULL, 'G' },
 		{ "probe", required_argument, NULL, 'P' },
 		{ "mem", no_argument, NULL, 'M' },
+		{ "control-fd", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -315,6 +322,14 @@ static int parse_args(int argc, char **argv, struct record_env *env)
 			break;
 		case 'M':
 			env->mem = true;
+			break;
+		case 'F':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > INT_MAX || control_open(&env->ctl, v)) {
+				pr_err("record: --control-fd '%s': not an open file descriptor",
+				       optarg);
+				return 2;
+			}
 			break;
 		case 'P':
 			if (env->nprobes == 16) {
@@ -462,6 +477,14 @@ static int record_loop(struct record_env *env, struct collector *c,
 		err = collector_poll(c, 100);
 		if (err)
 			return err;
+		err = control_poll(&env->ctl, c);
+		if (err < 0)
+			return err;
+		if (err) {
+			/* The front end is gone: nobody is watching. */
+			*reason = TRACE_END_SIGNAL;
+			break;
+		}
 		if (stop_signal) {
 			*reason = TRACE_END_SIGNAL;
 			break;
@@ -510,6 +533,7 @@ int cmd_record(int argc, char **argv)
 		.offcpu = true,
 		.counters = true,
 		.callgraph = CALLGRAPH_AUTO,
+		.ctl = { .fd = -1 },
 	};
 	struct collector_opts copts = { 0 };
 	enum trace_end_reason reason = TRACE_END_ERROR;
@@ -693,6 +717,7 @@ int cmd_record(int argc, char **argv)
 		pr_warn("record: --mem: no libloupe-alloc.so in the target, no allocations recorded (run it with LD_PRELOAD=.../libloupe-alloc.so)");
 	ret = 0;
 cleanup:
+	control_close(&env.ctl);
 	if (gate >= 0)
 		close(gate);
 	if (launched && env.pid > 0 && ret) {

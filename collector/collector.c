@@ -460,6 +460,13 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 	return err;
 }
 
+int collector_note(struct collector *c, const char *key, const char *value)
+{
+	if (!c->agg)
+		return -EINVAL;
+	return aggregate_config(c->agg, mono_ns(), key, value);
+}
+
 void collector_summary(const struct collector *c, struct collector_summary *s)
 {
 	struct agg_stats st = { 0 };

@@ -83,6 +83,11 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 
 void collector_summary(const struct collector *c, struct collector_summary *s);
 
+/* Writes KEY = VALUE into the trace as a config record of the open window,
+ * as if the target had announced it: how front ends log their actions
+ * ("@action").  Returns 0 or -errno (-EINVAL before collector_start). */
+int collector_note(struct collector *c, const char *key, const char *value);
+
 /* NULL is a no-op. Does not finish the trace: call collector_finish first. */
 void collector_free(struct collector *c);
 

@@ -1030,6 +1030,37 @@ static void test_malformed(void **state)
 	}
 }
 
+/* A megabyte of nesting or of one operator chain: an error, not a crash. */
+static void test_deep_expressions(void **state)
+{
+	static const char *const unit[] = { "(", "-", "not ", "min(", "1 + " };
+	size_t i, j, n = 200000;
+	char err[256];
+
+	(void)state;
+	for (i = 0; i < sizeof(unit) / sizeof(unit[0]); i++) {
+		size_t len = strlen(unit[i]);
+		char *text = malloc(64 + n * len);
+		struct ruleset *rs;
+		char *p;
+
+		assert_non_null(text);
+		p = text + sprintf(text, RULE_HEAD "  code \"x\"\n  when ");
+		for (j = 0; j < n; j++, p += len)
+			memcpy(p, unit[i], len);
+		strcpy(p, "1\n");
+		rs = ruleset_parse(text, "deep.rules", err, sizeof(err));
+		assert_null(rs);
+		assert_string_equal(err, "deep.rules:4: when: expression deeper "
+				    "than 100 levels");
+		free(text);
+	}
+	/* Reasonable nesting is fine. */
+	ruleset_free(parse_ok(RULE_HEAD "  code \"x\"\n"
+			      "  when ((((min(1, max(2, -(-(3)))))))) and not not 1\n"
+			      RULE_TAIL));
+}
+
 /* ---- files and directories ------------------------------------------- */
 
 static void test_load_dir(void **state)
@@ -1145,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_long_text_cut),
 		cmocka_unit_test(test_comments_crlf_blank_lines),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_deep_expressions),
 		cmocka_unit_test(test_load_dir),
 		cmocka_unit_test(test_default_dir),
 		cmocka_unit_test(test_null_safety),
