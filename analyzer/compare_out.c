@@ -315,9 +315,9 @@ void cmp_json_result(FILE *f, const struct cmp_result *r)
 	fputs(", \"stage\": ", f);
 	json_str(f, e->stage);
 	fprintf(f, ", \"metric\": \"%s\", \"unit\": \"%s\", \"tested\": %s, "
-		   "\"units\": [%zu, %zu], \"baseline\": ",
+		   "\"units\": [%zu, %zu], \"pairs\": %zu, \"baseline\": ",
 		cmp_metric_name(e->metric), cmp_metric_is_bytes(e->metric) ? "bytes" : "ns",
-		r->tested ? "true" : "false", r->units[0], r->units[1]);
+		r->tested ? "true" : "false", r->units[0], r->units[1], r->pairs);
 	json_num(f, r->median[0]);
 	fputs(", \"candidate\": ", f);
 	json_num(f, r->median[1]);

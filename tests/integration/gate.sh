@@ -91,8 +91,9 @@ gate --policy "$T/short.policy" --junit "$T/junit-aa.xml" "$T/a.lpt" -- "$T/a2.l
 xmllint --noout --schema "$XSD" "$T/junit-aa.xml" 2>"$T/xerr" || fail "A/A junit invalid: $(cat "$T/xerr")"
 
 note "exit 3: too little data, said with how much more"
-rc=$(gate --policy "$T/long.policy" --json "$T/a.lpt" -- "$T/b.lpt")
+rc=$(gate --policy "$T/long.policy" --json --junit "$T/junit-3.xml" "$T/a.lpt" -- "$T/b.lpt")
 assert_eq "100 windows wanted" "$rc" 3
+xmllint --noout --schema "$XSD" "$T/junit-3.xml" 2>"$T/xerr" || fail "inconclusive junit invalid: $(cat "$T/xerr")"
 jqf .summary "$T/out" | grep -q "too little data: .* need 100: record about [0-9]* s more" ||
 	fail "no 'how much more': $(jqf .summary "$T/out")"
 assert_eq "windows needed" "$(jqf .windows.needed "$T/out")" 100
