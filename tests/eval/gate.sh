@@ -88,7 +88,10 @@ awk -v K="$K" -v stage="$STAGE" '
 	function pct(a, b) { return b ? sprintf("%5.1f%%", 100 * a / b) : "    -" }
 	END {
 		printf "%-22s %4s %8s %8s %8s  %s\n", "pair", "K", "fail", "inconcl", "wrong", "failing " stage " metric"
-		printf "%-22s %4d %8s %8s %8s  (false-fail rate; <= %.0f%% claimable at K=%d)\n", "A/A", n["A2"], pct(f["A2"], n["A2"]), pct(inc["A2"], n["A2"]), pct(wrong["A2"], n["A2"]), 100 / K, K
+		# 95 % upper bound of the false-fail rate given what was seen
+		# (Clopper-Pearson for 0 failures: 1 - 0.05^(1/K))
+		ub = f["A2"] ? "" : sprintf("; 0/%d: rate < %.0f%% at 95%%", n["A2"], 100 * (1 - exp(log(0.05) / n["A2"])))
+		printf "%-22s %4d %8s %8s %8s  (false fails%s)\n", "A/A", n["A2"], pct(f["A2"], n["A2"]), pct(inc["A2"], n["A2"]), pct(wrong["A2"], n["A2"]), ub
 		split("B3 B5 B10", vs, " "); split("+3% +5% +10%", lab, " ")
 		for (j = 1; j <= 3; j++) {
 			v = vs[j]
