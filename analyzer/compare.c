@@ -732,7 +732,8 @@ static int load_run(struct cmp *c, int side, const char *path, char *err,
 			rc = -ENOMEM;
 			goto cleanup;
 		}
-		memcpy(run->findings, fv, nf * sizeof(*fv));
+		if (nf)
+			memcpy(run->findings, fv, nf * sizeof(*fv));
 		run->nfindings = nf;
 		run->findings_ok = true;
 	}
@@ -1042,7 +1043,9 @@ static int build_strata(const struct cmp *c, const double *const vals[2],
 			for (i = 0; i < c->strata[k].nruns[s]; i++) {
 				size_t r = c->strata[k].runs[s][i];
 
-				memcpy(pv, vals[s] + off[s][r], run_len[s][r] * sizeof(*pv));
+				if (run_len[s][r])
+					memcpy(pv, vals[s] + off[s][r],
+					       run_len[s][r] * sizeof(*pv));
 				pv += run_len[s][r];
 				*pl++ = run_len[s][r];
 			}

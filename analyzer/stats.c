@@ -333,8 +333,10 @@ double stats_variance_factor(const struct stats_side *a,
 	if (!v)
 		return 1;
 	rank = v + n;
-	memcpy(v, a->v, na * sizeof(*v));
-	memcpy(v + na, b->v, nb * sizeof(*v));
+	if (na)
+		memcpy(v, a->v, na * sizeof(*v));
+	if (nb)
+		memcpy(v + na, b->v, nb * sizeof(*v));
 	if (rank_values(v, n, rank, &ties)) {
 		free(v);
 		return 1;
