@@ -78,6 +78,15 @@ static bool is_allocator(const struct trace_summary *s, const struct trace_frame
 
 	if (strstr(mod, "libloupe-alloc") || !strncmp(fn, "loupe_", 6))
 		return true;
+	/* glibc's internal names of its entry points (__GI___libc_malloc
+	 * with debug info, __libc_malloc without), jemalloc's and
+	 * tcmalloc's prefixed ones: the top frames of uprobe-mode stacks. */
+	if (!strncmp(fn, "__GI_", 5))
+		fn += 5;
+	if (!strncmp(fn, "__libc_", 7))
+		fn += 7;
+	else if (!strncmp(fn, "je_", 3) || !strncmp(fn, "tc_", 3))
+		fn += 3;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strncmp(fn, names[i], strlen(names[i])) &&
 		    (!fn[strlen(names[i])] || fn[strlen(names[i])] == '('))
@@ -324,6 +333,37 @@ static void print_by_stage(FILE *f, const struct trace_summary *s)
 			units_bytes(a, sizeof(a), (__u64)(row[i].bytes / secs)));
 }
 
+/* A loupe-internal config value ("@mem.mode"), or NULL. */
+static const char *own_config(const struct trace_summary *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->nconfig; i++)
+		if (!strcmp(s->config[i].key, key))
+			return s->config[i].value;
+	return NULL;
+}
+
+/* How the allocations were recorded: the shim (also traces from before
+ * the mode was written), or uprobes on the allocator, with their cost. */
+static void print_mode(FILE *f, const struct trace_summary *s)
+{
+	const char *mode = own_config(s, "@mem.mode");
+	const char *alloc = own_config(s, "@mem.allocator");
+	const char *cost = own_config(s, "@mem.uprobe_cost_ns");
+	const char *base = alloc ? strrchr(alloc, '/') : NULL;
+
+	if (!mode || strcmp(mode, "uprobe")) {
+		fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so)\n");
+		return;
+	}
+	fprintf(f, "\nMEMORY  sampled heap allocations (uprobes on %.24s",
+		base ? base + 1 : alloc ? alloc : "the allocator");
+	if (cost && atof(cost) > 0)
+		fprintf(f, ", ~%.0f us per malloc+free", atof(cost) / 1e3);
+	fprintf(f, ")\n");
+}
+
 void mem_report_text(FILE *f, const struct trace_summary *s)
 {
 	const struct profile *p = &s->prof;
@@ -332,10 +372,10 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 	bool per_req;
 	size_t nw, i, n, leaks = 0;
 
-	fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so)\n");
+	print_mode(f, s);
 	print_rss(f, s);
 	if (!p->nmem) {
-		fprintf(f, "(no allocations: record with --mem, the target under LD_PRELOAD=libloupe-alloc.so)\n");
+		fprintf(f, "(no allocations: record with --mem)\n");
 		return;
 	}
 	print_by_stage(f, s);
@@ -387,7 +427,15 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 	bool per_req = false;
 	size_t nw = 0, i, n, nsites = 0;
 
-	fprintf(f, "\"mem\": {\"sites\": [");
+	fprintf(f, "\"mem\": {\"mode\": ");
+	/* Traces from before the mode was written were all the shim's. */
+	json_str(f, own_config(s, "@mem.mode") ? own_config(s, "@mem.mode") :
+		    p->nmem ? "shim" : NULL);
+	fprintf(f, ", \"allocator\": ");
+	json_str(f, own_config(s, "@mem.allocator"));
+	fprintf(f, ", \"uprobe_cost_ns\": %.0f, \"sites\": [",
+		own_config(s, "@mem.uprobe_cost_ns") ?
+			atof(own_config(s, "@mem.uprobe_cost_ns")) : 0.0);
 	if (p->nmem)
 		v = build(s, &nw, &per_req, &nsites);
 	for (i = 0; v && i < nsites; i++) {
