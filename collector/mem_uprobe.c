@@ -45,8 +45,9 @@ struct mem_uprobe {
 	__u64 addr[MEM_FN_N];	/* in the target, for stack tops */
 	bool session;
 	__u32 session_type;	/* BPF_TRACE_UPROBE_SESSION, from BTF */
-	struct bpf_link *links[2 * MEM_FN_N];
+	struct bpf_link *links[2 * MEM_FN_N];	/* plain allocation probes */
 	int nlinks;
+	struct bpf_link *free_link;
 	int session_fd;		/* the session link, -1: none */
 	double malloc_ns, free_ns;
 };
@@ -347,17 +348,25 @@ static int link_uprobe_multi(int prog_fd, __u32 attach_type, const char *path,
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Allocation probes go before free's: a block sampled while free's probe
+ * is not (yet, or no longer) there would never be seen freed, and would
+ * stay outstanding.  Unregistering a uprobe takes milliseconds, in which
+ * a busy target allocates plenty.
+ */
 static void detach(struct mem_uprobe *m)
 {
-	while (m->nlinks)
-		bpf_link__destroy(m->links[--m->nlinks]);
 	if (m->session_fd >= 0)
 		close(m->session_fd);
 	m->session_fd = -1;
+	while (m->nlinks)
+		bpf_link__destroy(m->links[--m->nlinks]);
+	bpf_link__destroy(m->free_link);
+	m->free_link = NULL;
 }
 
-/* Attaches the allocation programs and free's to the functions of FS in
- * PID.  0 or -errno; on failure nothing stays attached. */
+/* Attaches free's program, then the allocation programs, to the functions
+ * of FS in PID.  0 or -errno; on failure nothing stays attached. */
 static int attach(struct mem_uprobe *m, const struct fn_set *fs, pid_t pid)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo);
@@ -366,6 +375,12 @@ static int attach(struct mem_uprobe *m, const struct fn_set *fs, pid_t pid)
 	__u32 cnt = 0, f, k;
 	int err = 0, r;
 
+	uo.bpf_cookie = MEM_FN_FREE;
+	m->free_link = bpf_program__attach_uprobe_opts(m->skel->progs.on_free, pid,
+						       fs->path, fs->off[MEM_FN_FREE],
+						       &uo);
+	if (!m->free_link)
+		return -errno;
 	for (f = 0; f < MEM_FN_FREE; f++) {
 		/* An alias of an entry point already probed would count
 		 * its calls twice. */
@@ -381,8 +396,9 @@ static int attach(struct mem_uprobe *m, const struct fn_set *fs, pid_t pid)
 				      m->session_type, fs->path, offs, cookies,
 				      cnt, pid);
 		if (r < 0)
-			return r;
-		m->session_fd = r;
+			err = r;
+		else
+			m->session_fd = r;
 	} else {
 		for (k = 0; k < cnt && !err; k++) {
 			for (r = 0; r < 2 && !err; r++) {
@@ -398,17 +414,6 @@ static int attach(struct mem_uprobe *m, const struct fn_set *fs, pid_t pid)
 					m->links[m->nlinks++] = l;
 			}
 		}
-	}
-	if (!err) {
-		uo.bpf_cookie = MEM_FN_FREE;
-		uo.retprobe = false;
-		l = bpf_program__attach_uprobe_opts(m->skel->progs.on_free, pid,
-						    fs->path, fs->off[MEM_FN_FREE],
-						    &uo);
-		if (!l)
-			err = -errno;
-		else
-			m->links[m->nlinks++] = l;
 	}
 	if (err)
 		detach(m);
