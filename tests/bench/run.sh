@@ -223,7 +223,14 @@ if [ -n "$MEM_CONFIGS" ]; then
 	done
 	case " $MEM_CONFIGS " in *" j "*)
 		printf '%-32s %s\n' "(j) allocator calls per request" "$(summ j calls)"
-		printf '%-32s %s\n' "(j) measured us per malloc+free" "$(summ j pair_us)" ;;
+		printf '%-32s %s\n' "(j) measured us per malloc+free" "$(summ j pair_us)"
+		# what the calls cost in the ranker itself: its extra CPU per
+		# request over (h)'s, per trapped call (caches and TLB shared
+		# with the workload; the calibration runs on an idle thread)
+		case " $MEM_CONFIGS " in *" h "*)
+			awk -v j="$(median j cpu_req)" -v h="$(median h cpu_req)" -v n="$(median j calls)" 'BEGIN {
+				if (n > 0) printf "%-32s %.1f\n", "(j) in the ranker, us per call", (j - h) / n }' ;;
+		esac ;;
 	esac
 	echo
 	base_thr=$(median h thr) base_p99=$(median h p99) base_cpu=$(median h cpu_req)
