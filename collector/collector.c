@@ -17,6 +17,7 @@
 #include <loupe/profile_events.h>
 #include "latency.skel.h"
 #include "analyzer/array.h"
+#include "analyzer/u64map.h"
 #include "collector/aggregate.h"
 #include "collector/bpf_util.h"
 #include "collector/collector.h"
@@ -47,6 +48,7 @@ struct collector {
 	struct mem_uprobe *memu;	/* --mem without the shim */
 	int mem_mode;			/* enum collector_mem_mode */
 	unsigned int mem_changes;
+	__u64 mem_maps;			/* objects mapped when mem_mode was set */
 	char mem_exe[PATH_MAX];		/* launched: exe at the last rescan */
 	char mem_failed[PATH_MAX];	/* allocator whose uprobes failed */
 	const char *bad_probe;
@@ -276,6 +278,28 @@ static bool exec_settled(struct collector *c)
 	return same;
 }
 
+/* A hash of the objects PID maps (device, inode), 0 when unreadable. */
+static __u64 maps_signature(pid_t pid)
+{
+	struct mapped_object *v;
+	__u64 *ids, h = 0;
+	size_t n, i;
+
+	if (usdt_mapped_objects(pid, &v, &n))
+		return 0;
+	ids = calloc(2 * n + 1, sizeof(*ids));
+	if (ids) {
+		for (i = 0; i < n; i++) {
+			ids[2 * i] = v[i].dev;
+			ids[2 * i + 1] = v[i].ino;
+		}
+		h = u64map_hash(ids, 2 * n) | 1;
+	}
+	free(ids);
+	usdt_objects_free(v, n);
+	return h;
+}
+
 /*
  * --mem: libloupe-alloc.so's probes when the target has it mapped (they
  * are attached with the object's other probes), else uprobes on the
@@ -287,12 +311,17 @@ static void mem_update_mode(struct collector *c)
 {
 	struct mem_uprobe_opts mo = { 0 };
 	struct mem_uprobe_info info;
-	__u64 tops[MEM_FN_N];
+	__u64 tops[MEM_FN_N], maps;
 	char alloc[PATH_MAX];
 	unsigned int f;
 	int shim, err;
 
 	if (!c->o.mem || !c->prof)
+		return;
+	/* Decided, and the same objects mapped: nothing to look at again
+	 * (choosing reads the executable's symbol table). */
+	maps = maps_signature(c->o.pid);
+	if (!maps || (maps == c->mem_maps && (c->mem_mode || c->mem_failed[0])))
 		return;
 	shim = mem_uprobe_has_shim(c->o.pid);
 	if (shim < 0)
@@ -301,12 +330,14 @@ static void mem_update_mode(struct collector *c)
 		mem_uprobe_free(c->memu);
 		c->memu = NULL;
 		cpu_profile_set_mem_tops(c->prof, NULL, 0);
+		c->mem_maps = maps;
 		if (set_mem_mode(c, COLLECTOR_MEM_SHIM))
 			pr_warn("record: --mem: writing the mode to the trace failed");
 		return;
 	}
 	if (!exec_settled(c) || mem_uprobe_find_allocator(c->o.pid, alloc, sizeof(alloc)))
 		return;
+	c->mem_maps = maps;
 	if ((c->memu && !strcmp(mem_uprobe_allocator(c->memu), alloc)) ||
 	    !strcmp(alloc, c->mem_failed))
 		return;
