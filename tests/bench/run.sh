@@ -19,6 +19,8 @@
 #   (h) no profiler
 #   (i) libloupe-alloc.so preloaded + loupe record --mem (shim mode)
 #   (j) loupe record --mem without the shim (uprobes on glibc)
+#   (both with --no-cpu --no-offcpu: memory tracing and counters (RSS), as
+#   the other two tools trace memory only; (b) above is the profile's cost)
 #   (k) heaptrack (records every allocation)
 #   (l) bpftrace -e 'uprobe:...libc.so.6:malloc { @[comm] = count(); }'
 # BENCH_MEM_CONFIGS picks among h-l ("" skips them).
@@ -86,8 +88,8 @@ run() {
 run_mem() {
 	local cfg=$1 tag=$2 r=$PWD/$OUT/ranker pre=()
 	case $cfg in
-	i) pre=("$OUT/loupe" -v record --mem -o "$T/$tag.out" -- env LD_PRELOAD="$SHIM") ;;
-	j) pre=("$OUT/loupe" -v record --mem -o "$T/$tag.out" --) ;;
+	i) pre=("$OUT/loupe" -v record --mem --no-cpu --no-offcpu -o "$T/$tag.out" -- env LD_PRELOAD="$SHIM") ;;
+	j) pre=("$OUT/loupe" -v record --mem --no-cpu --no-offcpu -o "$T/$tag.out" --) ;;
 	k) pre=(heaptrack -o "$T/$tag.out") ;;
 	esac
 	if [ "$cfg" = l ]; then
