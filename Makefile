@@ -45,7 +45,8 @@ endif
 DEB_PKGS := gcc make clang llvm libclang-rt-14-dev bpftool libbpf-dev \
 	    libelf-dev libdw-dev libunwind-dev systemtap-sdt-dev libzstd-dev \
 	    zstd libcmocka-dev libncurses-dev pkg-config zlib1g-dev \
-	    linux-perf util-linux procps jq time golang-go tmux
+	    linux-perf util-linux procps jq time golang-go tmux \
+	    libxml2-utils
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
@@ -60,7 +61,7 @@ PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
 NOFP_SRCS := $(wildcard tests/progs/nofp/*.c)
 NOFP_BINS := $(patsubst tests/progs/nofp/%.c,$(OUT)/progs/nofp/%,$(NOFP_SRCS))
 
-.PHONY: all deps bench-deps check bench demo install clean format fuzz eval
+.PHONY: all deps bench-deps check bench demo install clean format fuzz eval eval-gate
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -183,6 +184,10 @@ check: deps
 
 bench: deps bench-deps all
 	@OUT=$(OUT) tests/bench/run.sh
+
+# False-fail and detection rates of 'loupe gate' (K=20 make eval-gate).
+eval-gate: deps all
+	@OUT=$(OUT) tests/eval/gate.sh
 
 # Every fault scenario under loupe: found? fix proposed? false findings?
 eval: deps all $(OUT)/progs/ranker-plain $(SHIM_LIB)

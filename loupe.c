@@ -28,6 +28,8 @@ static const struct command commands[] = {
 	{ "record", cmd_record, "record a live process or a command to a trace file", record_help },
 	{ "report", cmd_report, "summarise a trace: latency, CPU (--cpu), memory (--mem)", report_help },
 	{ "analyze", cmd_analyze, "find what is wrong in a trace and propose fixes", analyze_help },
+	{ "diff", cmd_diff, "compare runs: what changed, per model and stage", diff_help },
+	{ "gate", cmd_gate, "CI performance gate: fail only on a real regression", gate_help },
 	{ "export", cmd_export, "write a trace's CPU or heap profile (folded, pprof)", export_help },
 	{ "top", cmd_top, "live view of a process, or replay of a trace; apply fixes", top_help },
 	{ "help", cmd_help, "show help for a command", help_help },
