@@ -61,7 +61,7 @@ PROG_BINS := $(patsubst tests/progs/%.c,$(OUT)/progs/%,$(PROG_SRCS))
 NOFP_SRCS := $(wildcard tests/progs/nofp/*.c)
 NOFP_BINS := $(patsubst tests/progs/nofp/%.c,$(OUT)/progs/nofp/%,$(NOFP_SRCS))
 
-.PHONY: all deps check bench demo install clean format fuzz eval-gate eval
+.PHONY: all deps bench-deps check bench demo install clean format fuzz eval eval-gate
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -73,17 +73,28 @@ SHIM_LIB := $(if $(SHIM_SRCS),$(OUT)/libloupe-alloc.so)
 all: $(OUT)/loupe $(OUT)/ranker $(OUT)/ranker-noprobes $(PROG_BINS) \
 	$(OUT)/progs/libprobed.so $(NOFP_BINS) $(SHIM_LIB) $(OUT)/progs/ranker-plain
 
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# What make bench compares loupe's memory tracing with.
+BENCH_PKGS := heaptrack bpftrace
+
+# $(call apt_missing,TARGET,PACKAGES): apt-get only the missing ones.
+define apt_missing
+	@missing=""; for p in $(2); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
 			|| missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEB_PKGS)) packages present"; \
-	else echo "deps: installing$$missing"; \
+	if [ -z "$$missing" ]; then echo "$(1): all $(words $(2)) packages present"; \
+	else echo "$(1): installing$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y --no-install-recommends $$missing \
 		|| { apt-get update && apt-get install -y --no-install-recommends $$missing; }; \
 	fi
+endef
+
+deps:
+	$(call apt_missing,deps,$(DEB_PKGS))
+
+bench-deps:
+	$(call apt_missing,bench,$(BENCH_PKGS))
 
 $(OUT) $(OUT)/obj $(OUT)/tests $(OUT)/progs:
 	$(Q)mkdir -p $@
@@ -171,7 +182,7 @@ check: deps
 	$(MAKE) all $(UNIT_BINS) $(OUT)/fuzz_trace_reader
 	@OUT=$(OUT) SAN=$(SAN) tests/run.sh
 
-bench: deps all
+bench: deps bench-deps all
 	@OUT=$(OUT) tests/bench/run.sh
 
 # False-fail and detection rates of 'loupe gate' (K=20 make eval-gate).

@@ -588,6 +588,17 @@ void an_set_site(const struct analyzer *a, struct finding *f, __u32 frame)
 	}
 }
 
+const char *an_site(const struct finding *f, char *buf, size_t len)
+{
+	if (f->file[0] && f->line)
+		snprintf(buf, len, "%s (%s:%u)", f->function, f->file, f->line);
+	else if (f->file[0])
+		snprintf(buf, len, "%s (%s)", f->function, f->file);
+	else
+		snprintf(buf, len, "%s", f->function);
+	return buf;
+}
+
 /* ---- findings ---- */
 
 static int by_severity(const void *x, const void *y)

@@ -94,6 +94,8 @@ __u64 an_slo_ns(const struct analyzer *a, __u32 model_id);
 double an_config_num(const struct analyzer *a, const char *key, double dflt);
 /* The frame's function name, "" when unknown. */
 const char *an_frame_function(const struct analyzer *a, __u32 frame);
+/* "function (file:line)" of F's code site, as far as it is known. */
+const char *an_site(const struct finding *f, char *buf, size_t len);
 /* Copies the frame's function and file:line into F's code site. */
 void an_set_site(const struct analyzer *a, struct finding *f, __u32 frame);
 

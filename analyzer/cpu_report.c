@@ -277,23 +277,12 @@ static void print_offcpu_stacks(FILE *f, const struct trace_summary *s)
 	}
 }
 
-/* A loupe-internal config value ("@cpu.hz"), or NULL. */
-static const char *own_config(const struct trace_summary *s, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < s->nconfig; i++)
-		if (!strcmp(s->config[i].key, key))
-			return s->config[i].value;
-	return NULL;
-}
-
 void cpu_report_text(FILE *f, const struct trace_summary *s,
 		     const char *pattern)
 {
 	const struct profile *p = &s->prof;
-	const char *hz = own_config(s, "@cpu.hz");
-	const char *cg = own_config(s, "@cpu.callgraph");
+	const char *hz = summary_config(s, "@cpu.hz");
+	const char *cg = summary_config(s, "@cpu.callgraph");
 	struct cpu_view v;
 	char a[16], b[16], c[16];
 	size_t i, j, shown;
@@ -375,8 +364,8 @@ void cpu_report_json(FILE *f, const struct trace_summary *s,
 	size_t i, n;
 
 	fprintf(f, "\"cpu\": {\"hz\": %s, \"callgraph\": ",
-		own_config(s, "@cpu.hz") ? own_config(s, "@cpu.hz") : "0");
-	json_str(f, own_config(s, "@cpu.callgraph"));
+		summary_config(s, "@cpu.hz") ? summary_config(s, "@cpu.hz") : "0");
+	json_str(f, summary_config(s, "@cpu.callgraph"));
 	fprintf(f, ", \"samples\": %llu, \"on_cpu_ns\": %llu, "
 		   "\"offcpu_blocked_ns\": %llu, \"offcpu_runq_ns\": %llu",
 		(unsigned long long)p->total_count[TRACE_SAMPLE_CPU],

@@ -172,14 +172,17 @@ static void place_at(const struct analyzer *a, struct finding *f,
 static void detect_locks(struct analyzer *a)
 {
 	const struct profile *p = window_stream_dict(a->ws);
-	struct tally stage_ns[TALLY_CAP], site_ns[TALLY_CAP];
-	size_t ns = 0, nsite = 0, i;
+	struct tally stage_ns[TALLY_CAP], site_ns[TALLY_CAP], runq_ns[TALLY_CAP];
+	size_t ns = 0, nsite = 0, nrunq = 0, i;
 	const struct profile_sample *x;
 	__u32 caller;
 
 	profile_for_each_sample(p, x) {
 		const struct profile_stack *st;
 
+		if (x->kind == TRACE_SAMPLE_OFFCPU_RUNQ)
+			tally_add(runq_ns, &nrunq, TALLY_CAP, x->model_id, x->stage_id,
+				  TRACE_NO_ID, (double)x->value_ns);
 		if (x->kind != TRACE_SAMPLE_OFFCPU_BLOCKED || x->stage_id == TRACE_NO_ID ||
 		    x->stage_id == a->queue_stage || x->stage_id == a->request_stage)
 			continue;
@@ -193,11 +196,21 @@ static void detect_locks(struct analyzer *a)
 	}
 	for (i = 0; i < ns; i++) {
 		double total = stage_time(a, stage_ns[i].model, stage_ns[i].stage);
-		double share = total > 0 ? stage_ns[i].ns / total : 0;
+		double share;
 		const struct tally *site = NULL;
 		struct finding *f;
-		char b1[16];
+		char b1[16], site_buf[200];
 		size_t k;
+
+		/* Of the stage's own time: waiting for a CPU is the run
+		 * queue's story (oversubscription), not the lock's. */
+		for (k = 0; k < nrunq; k++)
+			if (runq_ns[k].model == stage_ns[i].model &&
+			    runq_ns[k].stage == stage_ns[i].stage)
+				total -= runq_ns[k].ns;
+		if (total < stage_ns[i].ns)
+			total = stage_ns[i].ns;
+		share = total > 0 ? stage_ns[i].ns / total : 0;
 
 		if (share < LOCK_SHARE || stage_ns[i].ns < LOCK_MIN_NS)
 			continue;
@@ -218,11 +231,10 @@ static void detect_locks(struct analyzer *a)
 		f->value = share;
 		an_title(f, "%s/%s waits on a lock %.0f%% of its time",
 			 f->model, f->stage, 100 * share);
-		an_evidence(f, "%s blocked in futex/mutex waits inside the stage",
+		an_evidence(f, "%s blocked in futex/mutex waits in the stage (CPU waits not counted)",
 			    units_ns(b1, sizeof(b1), (__u64)stage_ns[i].ns));
 		if (f->function[0])
-			an_evidence(f, "the lock is taken in %s%s%s%s", f->function,
-				    f->file[0] ? " (" : "", f->file, f->file[0] ? ")" : "");
+			an_evidence(f, "the lock is taken in %s", an_site(f, site_buf, sizeof(site_buf)));
 	}
 }
 
@@ -279,6 +291,7 @@ static void detect_allocator(struct analyzer *a)
 	const struct profile_sample *x;
 	const struct tally *top;
 	struct finding *f;
+	char site_buf[200];
 	__u32 caller;
 
 	profile_for_each_sample(p, x) {
@@ -308,9 +321,8 @@ static void detect_allocator(struct analyzer *a)
 		 100 * alloc / total);
 	an_evidence(f, "%.0f of %.0f CPU samples inside the allocator", alloc, total);
 	if (top && f->function[0])
-		an_evidence(f, "most from %s%s%s%s (%.0f%% of them)", f->function,
-			    f->file[0] ? " (" : "", f->file, f->file[0] ? ")" : "",
-			    100 * top->ns / alloc);
+		an_evidence(f, "most from %s (%.0f%% of them)",
+			    an_site(f, site_buf, sizeof(site_buf)), 100 * top->ns / alloc);
 }
 
 static void detect_faults(struct analyzer *a, size_t from, size_t to)
@@ -322,6 +334,7 @@ static void detect_faults(struct analyzer *a, size_t from, size_t to)
 	const struct tally *top;
 	struct finding *f;
 	size_t i, nsite = 0;
+	char site_buf[200];
 	__u32 caller;
 
 	for (i = from; i < to; i++) {
@@ -362,8 +375,7 @@ static void detect_faults(struct analyzer *a, size_t from, size_t to)
 		an_evidence(f, "%.0f%% of CPU samples in the kernel's page-fault path",
 			    100 * in_fault / total);
 	if (f->function[0])
-		an_evidence(f, "faulting from %s%s%s%s", f->function,
-			    f->file[0] ? " (" : "", f->file, f->file[0] ? ")" : "");
+		an_evidence(f, "faulting from %s", an_site(f, site_buf, sizeof(site_buf)));
 }
 
 /* The leaf user frame of each (model, stage)'s CPU samples, the top one. */

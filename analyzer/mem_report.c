@@ -135,6 +135,26 @@ static void print_by_stage(FILE *f, const struct trace_summary *s)
 			units_bytes(a, sizeof(a), (__u64)(row[i].bytes / secs)));
 }
 
+/* How the allocations were recorded: the shim (also traces from before
+ * the mode was written), or uprobes on the allocator, with their cost. */
+static void print_mode(FILE *f, const struct trace_summary *s)
+{
+	const char *mode = summary_config(s, "@mem.mode");
+	const char *alloc = summary_config(s, "@mem.allocator");
+	const char *cost = summary_config(s, "@mem.uprobe_cost_ns");
+	const char *base = alloc ? strrchr(alloc, '/') : NULL;
+
+	if (!mode || strcmp(mode, "uprobe")) {
+		fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so)\n");
+		return;
+	}
+	fprintf(f, "\nMEMORY  sampled heap allocations (uprobes on %.24s",
+		base ? base + 1 : alloc ? alloc : "the allocator");
+	if (cost && atof(cost) > 0)
+		fprintf(f, ", ~%.0f us per malloc+free", atof(cost) / 1e3);
+	fprintf(f, ")\n");
+}
+
 void mem_report_text(FILE *f, const struct trace_summary *s)
 {
 	const struct profile *p = &s->prof;
@@ -143,10 +163,10 @@ void mem_report_text(FILE *f, const struct trace_summary *s)
 	bool per_req;
 	size_t nw, i, n, leaks = 0;
 
-	fprintf(f, "\nMEMORY  sampled heap allocations (libloupe-alloc.so)\n");
+	print_mode(f, s);
 	print_rss(f, s);
 	if (!p->nmem) {
-		fprintf(f, "(no allocations: record with --mem, the target under LD_PRELOAD=libloupe-alloc.so)\n");
+		fprintf(f, "(no allocations: record with --mem)\n");
 		return;
 	}
 	print_by_stage(f, s);
@@ -198,7 +218,15 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 	bool per_req = false;
 	size_t nw = 0, i, n, nsites = 0;
 
-	fprintf(f, "\"mem\": {\"sites\": [");
+	fprintf(f, "\"mem\": {\"mode\": ");
+	/* Traces from before the mode was written were all the shim's. */
+	json_str(f, summary_config(s, "@mem.mode") ? summary_config(s, "@mem.mode") :
+		    p->nmem ? "shim" : NULL);
+	fprintf(f, ", \"allocator\": ");
+	json_str(f, summary_config(s, "@mem.allocator"));
+	fprintf(f, ", \"uprobe_cost_ns\": %.0f, \"sites\": [",
+		summary_config(s, "@mem.uprobe_cost_ns") ?
+			atof(summary_config(s, "@mem.uprobe_cost_ns")) : 0.0);
 	if (p->nmem)
 		v = build(s, &nw, &per_req, &nsites);
 	for (i = 0; v && i < nsites; i++) {

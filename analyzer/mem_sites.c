@@ -31,6 +31,15 @@ static bool is_allocator(const struct mem_sites_input *in, const struct trace_fr
 
 	if (strstr(mod, "libloupe-alloc") || !strncmp(fn, "loupe_", 6))
 		return true;
+	/* glibc's internal names of its entry points (__GI___libc_malloc
+	 * with debug info, __libc_malloc without), jemalloc's and
+	 * tcmalloc's prefixed ones: the top frames of uprobe-mode stacks. */
+	if (!strncmp(fn, "__GI_", 5))
+		fn += 5;
+	if (!strncmp(fn, "__libc_", 7))
+		fn += 7;
+	else if (!strncmp(fn, "je_", 3) || !strncmp(fn, "tc_", 3))
+		fn += 3;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strncmp(fn, names[i], strlen(names[i])) &&
 		    (!fn[strlen(names[i])] || fn[strlen(names[i])] == '('))

@@ -218,6 +218,16 @@ const char *summary_name(const struct trace_summary *s, __u32 id)
 	return id < s->nnames && s->names[id] ? s->names[id] : "?";
 }
 
+const char *summary_config(const struct trace_summary *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->nconfig; i++)
+		if (!strcmp(s->config[i].key, key))
+			return s->config[i].value;
+	return NULL;
+}
+
 const struct trace_frame *summary_frame(const struct trace_summary *s, __u32 id)
 {
 	return id < s->prof.nframes ? &s->prof.frames[id] : NULL;

@@ -57,6 +57,8 @@ void summary_release(struct trace_summary *s);
 
 /* Name of ID, or "?" when the trace lost it. */
 const char *summary_name(const struct trace_summary *s, __u32 id);
+/* Latest value of config KEY (loupe's own ones start with '@'), or NULL. */
+const char *summary_config(const struct trace_summary *s, const char *key);
 /* Frame ID of the profile, or NULL when the trace lost it. */
 const struct trace_frame *summary_frame(const struct trace_summary *s, __u32 id);
 /* The frame's function name, or "[unknown]". */

@@ -56,8 +56,13 @@ const char record_help[] =
 	"  --no-offcpu          no off-CPU (blocked / run-queue) time\n"
 	"  --no-counters        no perf counters\n"
 	"  --mem                sampled heap allocations by allocation stack, for\n"
-	"                       'report --mem' (leaks): the target must run with\n"
-	"                       LD_PRELOAD=libloupe-alloc.so (collector/shim/)\n"
+	"                       'report --mem' (leaks).  Cheap when the target\n"
+	"                       runs with LD_PRELOAD=libloupe-alloc.so; without\n"
+	"                       it, uprobes on its allocator (glibc, jemalloc,\n"
+	"                       tcmalloc): every malloc and free traps (5-15 us\n"
+	"                       each here), so bound the window with -d; loupe\n"
+	"                       measures and reports the cost.  Sampling mean:\n"
+	"                       $LOUPE_ALLOC_SAMPLE_BYTES (default 524288)\n"
 	"  --probe BINARY:SYMBOL\n"
 	"                       exact latency histogram of a function, by\n"
 	"                       uprobe + uretprobe (repeatable; BINARY is a path\n"
@@ -398,10 +403,47 @@ static void report_probe_cost(const struct collector_summary *s,
 		pr_warn("record: warning: --probe cost more than 1 %% of the target's CPU: probe rarer functions, or use 'loupe report --cpu --func' (free)");
 }
 
+/* --mem without the shim: what is probed and what each call costs, once
+ * decided (launched commands: after their exec). */
+static void report_mem_mode(const struct record_env *env,
+			    const struct collector_summary *s)
+{
+	const struct mem_uprobe_info *m = &s->memu;
+
+	if (s->mem_mode != COLLECTOR_MEM_UPROBE)
+		return;
+	if (m->malloc_ns > 0)
+		pr_info("record: --mem without libloupe-alloc.so: uprobes on %s malloc/calloc/realloc/free (~%.0f us per malloc+free measured, %s); for bounded windows, use -d",
+			m->allocator, (m->malloc_ns + m->free_ns) / 1e3,
+			m->session ? "one trap each" : "malloc traps twice");
+	else
+		pr_info("record: --mem without libloupe-alloc.so: uprobes on %s malloc/calloc/realloc/free (cost not measured); for bounded windows, use -d",
+			m->allocator);
+	if (env->duration_s <= 0)
+		pr_warn("record: warning: --mem uprobes slow every malloc and free of pid %d until loupe stops: give -d SECONDS",
+			(int)env->pid);
+}
+
+/* The price of the uprobe mode, at the end: traps counted x measured cost. */
+static void report_mem_cost(const struct collector_summary *s)
+{
+	const struct mem_uprobe_info *m = &s->memu;
+	double cost_s = (m->alloc_calls * m->malloc_ns + m->free_calls * m->free_ns) / 1e9;
+	char pct[48] = "";
+
+	if (s->target_cpu_ns)
+		snprintf(pct, sizeof(pct), ", %.1f %% of its CPU time",
+			 cost_s * 1e11 / s->target_cpu_ns);
+	pr_info("record: --mem: %llu allocation and %llu free calls trapped (%llu sampled, mean %llu bytes): ~%.3f s added to the target at %.1f + %.1f us each%s",
+		(unsigned long long)m->alloc_calls, (unsigned long long)m->free_calls,
+		(unsigned long long)m->sampled, (unsigned long long)m->mean_bytes,
+		cost_s, m->malloc_ns / 1e3, m->free_ns / 1e3, pct);
+}
+
 /* Anything beyond request latency, which needs the probes? */
 static bool profiling(const struct record_env *env)
 {
-	return env->cpu_hz > 0 || env->offcpu || env->counters;
+	return env->cpu_hz > 0 || env->offcpu || env->counters || env->mem;
 }
 
 static void print_progress(const struct collector_summary *s, double secs)
@@ -467,6 +509,7 @@ static int record_loop(struct record_env *env, struct collector *c,
 		       enum trace_end_reason *reason)
 {
 	__u64 start = now_ns(), last_scan = start, last_windows = 0;
+	unsigned int mem_changes = 0;
 	__u64 deadline = env->duration_s > 0 ?
 				 start + (__u64)(env->duration_s * 1e9) : 0;
 	bool tty = isatty(STDERR_FILENO);
@@ -511,6 +554,12 @@ static int record_loop(struct record_env *env, struct collector *c,
 			collector_rescan(c);
 		}
 		collector_summary(c, &s);
+		if (s.mem_changes != mem_changes) {
+			mem_changes = s.mem_changes;
+			if (tty)
+				fputs("\r\033[K", stderr);
+			report_mem_mode(env, &s);
+		}
 		if (!steady_ns && s.windows >= 2) {
 			steady_ns = now_ns();
 			steady_cpu = own_cpu_s();
@@ -598,8 +647,8 @@ int cmd_record(int argc, char **argv)
 			goto cleanup;
 		}
 		if (!probes)
-			pr_info("record: pid %d has no loupe probes: recording CPU, off-CPU and counters only",
-				(int)env.pid);
+			pr_info("record: pid %d has no loupe probes: recording CPU, off-CPU and counters%s only",
+				(int)env.pid, env.mem ? ", allocations" : "");
 	}
 
 	sa.sa_handler = on_signal;
@@ -713,8 +762,10 @@ int cmd_record(int argc, char **argv)
 		s.requests ? (double)s.traps / s.requests : 0.0);
 	if (env.nprobes)
 		report_probe_cost(&s, (now_ns() - start_ns) / 1e9);
-	if (env.mem && !s.mem_objects)
-		pr_warn("record: --mem: no libloupe-alloc.so in the target, no allocations recorded (run it with LD_PRELOAD=.../libloupe-alloc.so)");
+	if (env.mem && s.mem_mode == COLLECTOR_MEM_UPROBE)
+		report_mem_cost(&s);
+	else if (env.mem && !s.mem_objects)
+		pr_warn("record: --mem: neither libloupe-alloc.so nor an allocator to probe in the target, no allocations recorded");
 	ret = 0;
 cleanup:
 	control_close(&env.ctl);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +14,17 @@
 
 #include <loupe/probe_abi.h>
 #include <loupe/events.h>
+#include <loupe/profile_events.h>
 #include "latency.skel.h"
 #include "analyzer/array.h"
+#include "analyzer/u64map.h"
 #include "collector/aggregate.h"
 #include "collector/bpf_util.h"
 #include "collector/collector.h"
 #include "collector/counters.h"
 #include "collector/cpu_profile.h"
 #include "collector/funclat.h"
+#include "collector/mem_uprobe.h"
 #include "collector/target_facts.h"
 #include "collector/trace_writer.h"
 #include "collector/usdt_scan.h"
@@ -41,6 +46,12 @@ struct collector {
 	struct counters *ctrs;
 	struct funclat *flat;
 	unsigned int mem_objects;
+	struct mem_uprobe *memu;	/* --mem without the shim */
+	int mem_mode;			/* enum collector_mem_mode */
+	unsigned int mem_changes;
+	__u64 mem_maps;			/* objects mapped when mem_mode was set */
+	char mem_exe[PATH_MAX];		/* launched: exe at the last rescan */
+	char mem_failed[PATH_MAX];	/* allocator whose uprobes failed */
 	const char *bad_probe;
 	__u64 task_clock_ns;
 	struct bpf_link **links;
@@ -220,6 +231,147 @@ static int collector_window(void *arg, __u64 index)
 	return err;
 }
 
+/* Loupe's own config entry ("@mem.mode"), at the current time. */
+static int own_config(struct collector *c, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int own_config(struct collector *c, const char *key, const char *fmt, ...)
+{
+	char v[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	return aggregate_config(c->agg, mono_ns(), key, v);
+}
+
+static int set_mem_mode(struct collector *c, int mode)
+{
+	if (c->mem_mode == mode && mode != COLLECTOR_MEM_UPROBE)
+		return 0;
+	c->mem_mode = mode;
+	c->mem_changes++;
+	return own_config(c, "@mem.mode", "%s",
+			  mode == COLLECTOR_MEM_SHIM ? "shim" : "uprobe");
+}
+
+/* Launched: has the command exec'd, and not again since the last look?
+ * Before its exec it is a copy of loupe, and `env VAR=... prog` execs
+ * twice: deciding on the first program would probe the wrong one. */
+static bool exec_settled(struct collector *c)
+{
+	char link[64], exe[PATH_MAX], self[PATH_MAX];
+	ssize_t n, m;
+	bool same;
+
+	if (!c->o.mode || strcmp(c->o.mode, "launch"))
+		return true;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)c->o.pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	m = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0 || m <= 0)
+		return false;
+	exe[n] = self[m] = 0;
+	if (!strcmp(exe, self))
+		return false;
+	same = !strcmp(exe, c->mem_exe);
+	snprintf(c->mem_exe, sizeof(c->mem_exe), "%s", exe);
+	return same;
+}
+
+/* A hash of the objects PID maps (device, inode), 0 when unreadable. */
+static __u64 maps_signature(pid_t pid)
+{
+	struct mapped_object *v;
+	__u64 *ids, h = 0;
+	size_t n, i;
+
+	if (usdt_mapped_objects(pid, &v, &n))
+		return 0;
+	ids = calloc(2 * n + 1, sizeof(*ids));
+	if (ids) {
+		for (i = 0; i < n; i++) {
+			ids[2 * i] = v[i].dev;
+			ids[2 * i + 1] = v[i].ino;
+		}
+		h = u64map_hash(ids, 2 * n) | 1;
+	}
+	free(ids);
+	usdt_objects_free(v, n);
+	return h;
+}
+
+/*
+ * --mem: libloupe-alloc.so's probes when the target has it mapped (they
+ * are attached with the object's other probes), else uprobes on the
+ * allocator it uses.  Never both: the shim calls glibc's malloc, whose
+ * uprobe would count the same allocation again.  Failures are warnings:
+ * the rest of the recording goes on.
+ */
+static void mem_update_mode(struct collector *c)
+{
+	struct mem_uprobe_opts mo = { 0 };
+	struct mem_uprobe_info info;
+	__u64 tops[MEM_FN_N], maps;
+	char alloc[PATH_MAX];
+	unsigned int f;
+	int shim, err;
+
+	if (!c->o.mem || !c->prof)
+		return;
+	/* Decided, and the same objects mapped: nothing to look at again
+	 * (choosing reads the executable's symbol table). */
+	maps = maps_signature(c->o.pid);
+	if (!maps || (maps == c->mem_maps && (c->mem_mode || c->mem_failed[0])))
+		return;
+	shim = mem_uprobe_has_shim(c->o.pid);
+	if (shim < 0)
+		return;		/* gone: the loop notices */
+	if (shim) {
+		mem_uprobe_free(c->memu);
+		c->memu = NULL;
+		cpu_profile_set_mem_tops(c->prof, NULL, 0);
+		c->mem_maps = maps;
+		if (set_mem_mode(c, COLLECTOR_MEM_SHIM))
+			pr_warn("record: --mem: writing the mode to the trace failed");
+		return;
+	}
+	if (!exec_settled(c) || mem_uprobe_find_allocator(c->o.pid, alloc, sizeof(alloc)))
+		return;
+	c->mem_maps = maps;
+	if ((c->memu && !strcmp(mem_uprobe_allocator(c->memu), alloc)) ||
+	    !strcmp(alloc, c->mem_failed))
+		return;
+	mem_uprobe_free(c->memu);
+	c->memu = NULL;
+	mo.pid = c->o.pid;
+	mo.thread_ctx_fd = bpf_map__fd(c->skel->maps.thread_ctx);
+	cpu_profile_maps(c->prof, &mo.stacks_fd, &mo.counts_fd, &mo.drops_fd);
+	c->memu = mem_uprobe_new(&mo, alloc);
+	if (!c->memu) {
+		err = errno;
+		pr_warn("record: --mem: uprobes on %s: %s", alloc,
+			err == ENOENT ? "no malloc or free symbol" : strerror(err));
+		snprintf(c->mem_failed, sizeof(c->mem_failed), "%s", alloc);
+		return;
+	}
+	for (f = 0; f < MEM_FN_N; f++)
+		tops[f] = mem_uprobe_fn_addr(c->memu, f);
+	cpu_profile_set_mem_tops(c->prof, tops, MEM_FN_N);
+	mem_uprobe_info(c->memu, &info);
+	err = set_mem_mode(c, COLLECTOR_MEM_UPROBE);
+	if (!err)
+		err = own_config(c, "@mem.allocator", "%s", alloc);
+	if (!err)
+		err = own_config(c, "@mem.sample_bytes", "%llu",
+				 (unsigned long long)info.mean_bytes);
+	if (!err)
+		err = own_config(c, "@mem.uprobe_cost_ns", "%.0f",
+				 info.malloc_ns + info.free_ns);
+	if (err)
+		pr_warn("record: --mem: writing the mode to the trace failed");
+}
+
 int collector_start(struct collector *c)
 {
 	struct cpu_profile_opts po = { 0 };
@@ -250,6 +402,7 @@ int collector_start(struct collector *c)
 				return err;
 			c->mem_objects += err > 0;
 		}
+		mem_update_mode(c);
 		/* How the profile was taken, for the report ("@" = loupe's). */
 		snprintf(hz, sizeof(hz), "%d", c->o.cpu_hz);
 		err = aggregate_config(c->agg, start, "@cpu.hz", hz);
@@ -375,6 +528,7 @@ int collector_rescan(struct collector *c)
 		added += err;
 	}
 	usdt_objects_free(v, n);
+	mem_update_mode(c);
 	return added;
 }
 
@@ -432,9 +586,12 @@ int collector_finish(struct collector *c, enum trace_end_reason reason,
 	 * now, not when the last one is gone. */
 	now = mono_ns();
 	aggregate_stop(c->agg, now);
-	/* Detach first so nothing arrives after the final drain. */
+	/* Detach first so nothing arrives after the final drain.  The
+	 * allocator's uprobes too: each trap slows the target. */
 	while (c->nlinks)
 		bpf_link__destroy(c->links[--c->nlinks]);
+	if (c->memu)
+		mem_uprobe_detach(c->memu);
 	ring_buffer__consume(c->rb);
 	if (c->flat)
 		funclat_poll(c->flat);
@@ -483,6 +640,10 @@ void collector_summary(const struct collector *c, struct collector_summary *s)
 	s->last_window_p99_ns = st.last_window_p99_ns;
 	s->objects = c->nobjs;
 	s->mem_objects = c->mem_objects;
+	s->mem_mode = c->mem_mode;
+	s->mem_changes = c->mem_changes;
+	if (c->memu)
+		mem_uprobe_info(c->memu, &s->memu);
 	if (c->prof)
 		cpu_profile_stats(c->prof, &s->cpu_samples, &s->cpu_lost);
 	if (c->flat)
@@ -503,6 +664,7 @@ void collector_free(struct collector *c)
 	while (c->nobjs)
 		free(c->objs[--c->nobjs].path);
 	free(c->objs);
+	mem_uprobe_free(c->memu);
 	cpu_profile_free(c->prof);
 	funclat_free(c->flat);
 	counters_free(c->ctrs);

@@ -13,6 +13,14 @@
 #include <linux/types.h>
 
 #include <loupe/trace.h>
+#include "collector/mem_uprobe.h"
+
+/* How --mem records allocations (collector_summary's mem_mode). */
+enum collector_mem_mode {
+	COLLECTOR_MEM_NONE = 0,		/* not (yet) decided, or no --mem */
+	COLLECTOR_MEM_SHIM = 1,		/* libloupe-alloc.so's USDT probes */
+	COLLECTOR_MEM_UPROBE = 2,	/* uprobes on the target's allocator */
+};
 
 struct collector_opts {
 	pid_t pid;
@@ -46,6 +54,9 @@ struct collector_summary {
 	double probe_ns_per_call; /* --probe: calibrated cost of one call */
 	unsigned int objects;	/* objects whose probes are attached */
 	unsigned int mem_objects; /* of which with allocation probes */
+	int mem_mode;		/* enum collector_mem_mode */
+	unsigned int mem_changes; /* times mem_mode was (re)decided */
+	struct mem_uprobe_info memu; /* COLLECTOR_MEM_UPROBE: what, cost */
 };
 
 struct collector;
@@ -69,7 +80,10 @@ const char *collector_bad_probe(const struct collector *c);
 int collector_attach_object(struct collector *c, const char *path);
 
 /* Attaches every not yet attached mapped object of the target that has
- * loupe probes (shared libraries, dlopen).  Returns how many, or -errno. */
+ * loupe probes (shared libraries, dlopen).  Returns how many, or -errno.
+ * With --mem, also (re)decides how allocations are recorded: the shim's
+ * probes when libloupe-alloc.so is mapped, else uprobes on the target's
+ * allocator (a launched command once its exec has settled). */
 int collector_rescan(struct collector *c);
 
 /* Waits up to TIMEOUT_MS for events, aggregates them, closes due windows.

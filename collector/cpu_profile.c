@@ -73,6 +73,8 @@ struct cpu_profile {
 	 * the stack map at the window like the FP mode's. */
 	struct u64map dwarf_kstacks;
 
+	__u64 mem_top[MEM_FN_N];	/* allocator entry points, uprobe mode */
+
 	__u64 samples, lost;
 	int err;
 };
@@ -348,7 +350,7 @@ static int drain_counts(struct cpu_profile *p)
 	struct prof_key key, next, *keys = NULL;
 	struct prof_val val;
 	size_t n = 0, cap = 0, i;
-	__u64 kips[127], uips[127];
+	__u64 kips[127], uips[128], top;
 	struct u64map *used = &p->dwarf_kstacks;
 	__u32 stack, dummy;
 	int nk, nu, err = 0;
@@ -372,10 +374,17 @@ static int drain_counts(struct cpu_profile *p)
 		     bpf_map_delete_elem(fd, &keys[i])))
 			continue;
 		nk = read_stack(p, keys[i].kernel_stack_id, kips);
-		nu = read_stack(p, keys[i].user_stack_id, uips);
+		nu = read_stack(p, keys[i].user_stack_id, uips + 1);
+		/* Taken at an allocator's return: put the allocator back
+		 * on top (its caller's frame is a return address). */
+		top = keys[i].kind >= PROF_MEM_ALLOC && keys[i].ustack_key &&
+		      keys[i].ustack_key <= MEM_FN_N ?
+			      p->mem_top[keys[i].ustack_key - 1] : 0;
+		uips[0] = top;
 		if (keys[i].kind == PROF_CPU)
 			p->samples += val.count;
-		err = intern_stack(p, kips, nk, uips, nu, &stack);
+		err = intern_stack(p, kips, nk, top ? uips : uips + 1,
+				   nu + !!top, &stack);
 		if (!err)
 			err = pending_add(p, stack, keys[i].model, keys[i].stage,
 					  keys[i].kind, val.count, val.value_ns);
@@ -683,6 +692,23 @@ int cpu_profile_attach_mem(struct cpu_profile *p, const char *path)
 		n++;
 	}
 	return n;
+}
+
+void cpu_profile_maps(const struct cpu_profile *p, int *stacks_fd,
+		      int *counts_fd, int *drops_fd)
+{
+	*stacks_fd = bpf_map__fd(p->cpu->maps.stacks);
+	*counts_fd = bpf_map__fd(p->cpu->maps.prof_counts);
+	*drops_fd = bpf_map__fd(p->cpu->maps.prof_drops);
+}
+
+void cpu_profile_set_mem_tops(struct cpu_profile *p, const __u64 *addr,
+			      unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < MEM_FN_N; i++)
+		p->mem_top[i] = i < n ? addr[i] : 0;
 }
 
 void cpu_profile_stats(const struct cpu_profile *p, __u64 *samples,

@@ -39,6 +39,17 @@ struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
  * or a program linking it) for the target.  Returns how many probes were
  * attached (0: none there), or -errno.  Needs opts.mem. */
 int cpu_profile_attach_mem(struct cpu_profile *p, const char *path);
+/* The maps record --mem's uprobe mode shares (collector/mem_uprobe.h). */
+void cpu_profile_maps(const struct cpu_profile *p, int *stacks_fd,
+		      int *counts_fd, int *drops_fd);
+/*
+ * Allocation stacks taken at an allocator's return start in its caller;
+ * their keys say which allocator function (ustack_key = 1 + enum mem_fn).
+ * ADDR[fn] (N entries, copied; 0: unknown) is put on top of such stacks,
+ * so they read like the shim's, which start at malloc.
+ */
+void cpu_profile_set_mem_tops(struct cpu_profile *p, const __u64 *addr,
+			      unsigned int n);
 /* DWARF mode: unwinds the samples waiting in the ring buffer.  0/-errno. */
 int cpu_profile_poll(struct cpu_profile *p);
 /* Window hook (agg_window_hook): reads and clears the kernel's counts and

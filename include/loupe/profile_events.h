@@ -20,7 +20,11 @@ struct prof_key {
 	__u64 model;		/* const char * in the target, 0 if none */
 	__u64 stage;
 	__u32 kind;		/* enum prof_kind */
-	__u32 ustack_key;	/* DWARF mode: collector's id, else 0 */
+	__u32 ustack_key;	/* DWARF mode: collector's id, else 0;
+				 * PROF_MEM_* from uprobes (mem_uprobe.bpf.c):
+				 * 1 + the enum mem_fn the stack returned from
+				 * (its first frame is the caller's, the
+				 * collector puts the allocator back on top) */
 };
 
 struct prof_val {
@@ -54,6 +58,24 @@ struct funclat_event {
 	__u32 pad;
 	__u64 end_ns;
 	__u64 dur_ns;
+};
+
+/* Allocator entry points of bpf/mem_uprobe.bpf.c (attach cookies). */
+enum mem_fn {
+	MEM_FN_MALLOC = 0,
+	MEM_FN_CALLOC = 1,
+	MEM_FN_REALLOC = 2,
+	MEM_FN_FREE = 3,
+	MEM_FN_N
+};
+
+/* Per-CPU counters of bpf/mem_uprobe.bpf.c. */
+enum mem_uprobe_stat {
+	MEM_UPROBE_STAT_ALLOC_CALLS = 0,	/* malloc/calloc/realloc traps */
+	MEM_UPROBE_STAT_FREE_CALLS = 1,		/* free traps */
+	MEM_UPROBE_STAT_SAMPLED = 2,		/* allocations recorded */
+	MEM_UPROBE_STAT_NO_STATE = 3,		/* no thread state: not sampled */
+	MEM_UPROBE_NSTATS
 };
 
 #endif

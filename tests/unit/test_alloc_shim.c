@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -39,7 +40,7 @@ struct run {
 };
 
 struct shim_report {
-	long long pid, mean, allocs, frees, weight, live, drops;
+	long long pid, mean, allocs, frees, weight, live, drops, max_rate;
 };
 
 struct stress_report {
@@ -124,9 +125,10 @@ static int parse_shim(const char *err, long long pid, struct shim_report *s)
 
 	while ((p = strstr(p, "loupe-alloc: pid=")) != NULL) {
 		if (sscanf(p, "loupe-alloc: pid=%lld mean=%lld sampled_allocs=%lld "
-			   "sampled_frees=%lld weight_bytes=%lld live=%lld drops=%lld",
+			   "sampled_frees=%lld weight_bytes=%lld live=%lld drops=%lld "
+			   "max_rate=%lld",
 			   &s->pid, &s->mean, &s->allocs, &s->frees, &s->weight,
-			   &s->live, &s->drops) == 7 && s->pid == pid)
+			   &s->live, &s->drops, &s->max_rate) == 8 && s->pid == pid)
 			return 0;
 		p++;
 	}
@@ -190,21 +192,36 @@ static void test_probes_present(void **state)
 	assert_int_equal(usdt_count_probes(shim), 3);
 }
 
-/* Runs the stress with ARGS and MEAN and checks the shim's bookkeeping. */
-static void check_stress(const char *mean_env, long long mean,
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Runs the stress with ARGS and MEAN and checks the shim's bookkeeping.
+ * MAX_RATE: the per-thread sample rate limit (0: none), which then must
+ * hold, over the stress's threads and its forked child.
+ */
+static void check_stress(const char *mean_env, long long mean, int max_rate,
 			 const char *const *args)
 {
-	char preload[PATH_MAX + 32];
+	char preload[PATH_MAX + 32], rate_env[64];
 	const char *extra[] = { preload, "LOUPE_ALLOC_TEST_COUNT=1", mean_env,
-				NULL };
+				rate_env, NULL };
 	struct run *r = calloc(1, sizeof(*r));
 	struct stress_report st;
 	struct shim_report sh;
-	double rel;
+	double rel, t0, secs, bound;
 
 	assert_non_null(r);
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	snprintf(rate_env, sizeof(rate_env), "LOUPE_ALLOC_MAX_RATE=%d", max_rate);
+	t0 = now_s();
 	run_prog(r, extra, args);
+	secs = now_s() - t0;
 	if (!exited_ok(r))
 		print_message("stderr: %s\n", r->err);
 	assert_true(exited_ok(r));
@@ -213,9 +230,11 @@ static void check_stress(const char *mean_env, long long mean,
 	rel = ((double)sh.weight - (double)st.total) / (double)st.total;
 	print_message("mean=%lld true=%lld estimated=%lld (%+.2f%%) sampled "
 		      "allocs=%lld frees=%lld live=%lld (program live %lld) "
-		      "drops=%lld\n", sh.mean, st.total, sh.weight, rel * 100,
-		      sh.allocs, sh.frees, sh.live, st.live_blocks, sh.drops);
+		      "drops=%lld max_rate=%lld in %.2f s\n", sh.mean, st.total,
+		      sh.weight, rel * 100, sh.allocs, sh.frees, sh.live,
+		      st.live_blocks, sh.drops, sh.max_rate, secs);
 	assert_int_equal(sh.mean, mean);
+	assert_int_equal(sh.max_rate, max_rate);
 	/* ~10^5 samples: 10 % is dozens of standard errors. */
 	assert_true(rel > -0.10 && rel < 0.10);
 	/* Every sampled pointer freed was matched, the rest are live. */
@@ -225,8 +244,16 @@ static void check_stress(const char *mean_env, long long mean,
 	 * 1 MiB blocks, plus at most a few of libc's own (stdio buffers).
 	 * Each leaked block is sampled with p = 1 - exp(-1 MiB / mean). */
 	assert_true(sh.live <= st.live_blocks + 16);
-	if (mean >= 65536)
+	if (max_rate) {
+		/* Every thread (and the child) within its rate, with room
+		 * for the doublings before the mean settles. */
+		bound = 1.5 * max_rate * (atoi(args[0]) + 1) * (secs + 1);
+		assert_true(sh.allocs <= bound);
+	} else if (mean >= 65536) {
+		/* The leaked 1 MiB blocks come last, after the churn: only
+		 * at the configured mean are they likely sampled. */
 		assert_true(sh.live >= st.live_blocks / 2);
+	}
 	free(r);
 }
 
@@ -237,7 +264,7 @@ static void test_stress_default_mean(void **state)
 	(void)state;
 	NOT_UNDER_ASAN();
 	NEED_BUILD();
-	check_stress("LOUPE_ALLOC_UNUSED=1", 524288, args);
+	check_stress("LOUPE_ALLOC_UNUSED=1", 524288, 0, args);
 }
 
 static void test_stress_small_mean(void **state)
@@ -247,7 +274,19 @@ static void test_stress_small_mean(void **state)
 	(void)state;
 	NOT_UNDER_ASAN();
 	NEED_BUILD();
-	check_stress("LOUPE_ALLOC_SAMPLE_BYTES=65536", 65536, args);
+	check_stress("LOUPE_ALLOC_SAMPLE_BYTES=65536", 65536, 0, args);
+}
+
+/* The stress allocates GB/s: the default rate limit raises each thread's
+ * mean, the estimate stays unbiased. */
+static void test_stress_rate_limited(void **state)
+{
+	const char *args[] = { "4", "100000", NULL };
+
+	(void)state;
+	NOT_UNDER_ASAN();
+	NEED_BUILD();
+	check_stress("LOUPE_ALLOC_UNUSED=1", 524288, 200, args);
 }
 
 static void test_unattached_reports_nothing(void **state)
@@ -310,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_probes_present),
 		cmocka_unit_test(test_stress_default_mean),
 		cmocka_unit_test(test_stress_small_mean),
+		cmocka_unit_test(test_stress_rate_limited),
 		cmocka_unit_test(test_unattached_reports_nothing),
 		cmocka_unit_test(test_bench_malloc_free),
 	};
