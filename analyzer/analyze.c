@@ -202,6 +202,7 @@ void analyzer_free(struct analyzer *a)
 		free(a->series[i].mean);
 		free(a->series[i].p99);
 		free(a->series[i].count);
+		free(a->series[i].runq);
 	}
 	free(a->series);
 	free(a->batch);
@@ -232,10 +233,12 @@ static struct an_series *series_of(struct analyzer *a, __u32 model, __u32 stage)
 	s->mean = calloc(a->win_cap, sizeof(double));
 	s->p99 = calloc(a->win_cap, sizeof(double));
 	s->count = calloc(a->win_cap, sizeof(double));
-	if (!s->mean || !s->p99 || !s->count) {
+	s->runq = calloc(a->win_cap, sizeof(double));
+	if (!s->mean || !s->p99 || !s->count || !s->runq) {
 		free(s->mean);
 		free(s->p99);
 		free(s->count);
+		free(s->runq);
 		return NULL;
 	}
 	a->nseries++;
@@ -246,27 +249,24 @@ static struct an_series *series_of(struct analyzer *a, __u32 model, __u32 stage)
 static int grow_slots(struct analyzer *a)
 {
 	size_t old = a->win_cap, i;
-	double *m, *p, *c;
 
 	if (array_grow((void **)&a->win, &a->win_cap, a->nwin + 1, sizeof(*a->win)))
 		return -ENOMEM;
 	if (a->win_cap == old)
 		return 0;
 	for (i = 0; i < a->nseries; i++) {
-		m = realloc(a->series[i].mean, a->win_cap * sizeof(double));
-		if (m)
-			a->series[i].mean = m;
-		p = realloc(a->series[i].p99, a->win_cap * sizeof(double));
-		if (p)
-			a->series[i].p99 = p;
-		c = realloc(a->series[i].count, a->win_cap * sizeof(double));
-		if (c)
-			a->series[i].count = c;
-		if (!m || !p || !c)
-			return -ENOMEM;
-		memset(a->series[i].mean + old, 0, (a->win_cap - old) * sizeof(double));
-		memset(a->series[i].p99 + old, 0, (a->win_cap - old) * sizeof(double));
-		memset(a->series[i].count + old, 0, (a->win_cap - old) * sizeof(double));
+		double **cols[] = { &a->series[i].mean, &a->series[i].p99,
+				    &a->series[i].count, &a->series[i].runq };
+		size_t c;
+
+		for (c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
+			double *n = realloc(*cols[c], a->win_cap * sizeof(double));
+
+			if (!n)
+				return -ENOMEM;
+			*cols[c] = n;
+			memset(n + old, 0, (a->win_cap - old) * sizeof(double));
+		}
 	}
 	return 0;
 }
@@ -299,11 +299,22 @@ static int take_requests(struct analyzer *a, const struct window *w,
 			 double median_ns, double start_mono)
 {
 	size_t i, k;
+	bool stalled;
 
 	for (i = 0; i < w->nreqs; i++) {
 		const struct trace_request *r = &w->reqs[i];
-		double lat = (double)(r->end_ns - r->begin_ns);
+		double lat = (double)(r->end_ns - r->begin_ns), service = lat;
+		double staged = 0;
 		struct an_batch *b = batch_of(a, r->model_id);
+		__u16 k2;
+
+		/* Service time: what the batch size drives, without the wait
+		 * in the queue that the load adds on top. */
+		for (k2 = 0; k2 < r->nstages && k2 < LOUPE_TRACE_MAX_STAGES; k2++) {
+			staged += r->stages[k2].dur_ns;
+			if (r->stages[k2].name_id == a->queue_stage)
+				service -= r->stages[k2].dur_ns;
+		}
 
 		if (!b)
 			return -ENOMEM;
@@ -320,21 +331,28 @@ static int take_requests(struct analyzer *a, const struct window *w,
 				    (size_t)(r->batch - b->lo) * AN_BATCH_BUCKETS /
 					    (b->hi - b->lo + 1) : 0;
 			hist_add(&b->h[k < AN_BATCH_BUCKETS ? k : AN_BATCH_BUCKETS - 1],
-				 (__u64)lat);
+				 (__u64)(service > 0 ? service : 0));
 			b->n++;
 			b->sx += r->batch;
-			b->sy += lat / 1e6;
+			b->sy += service / 1e6;
 			b->sxx += (double)r->batch * r->batch;
-			b->sxy += r->batch * lat / 1e6;
-			b->syy += lat / 1e6 * lat / 1e6;
+			b->sxy += r->batch * service / 1e6;
+			b->syy += service / 1e6 * service / 1e6;
 		}
-		/* A stall makes everything in flight slow at once. */
-		if (median_ns > 0 && lat > 8 * median_ns && lat > 10e6) {
+		/*
+		 * A stall parks a request between its stages: the time in no
+		 * stage at all grows by the stall, however long the queue.
+		 * Without stages, a request far slower than the median.
+		 */
+		stalled = r->nstages ? (lat - staged > 5e6 && lat - staged > 0.2 * lat)
+				     : (median_ns > 0 && lat > 8 * median_ns && lat > 10e6);
+		if (stalled) {
 			if (array_grow((void **)&a->slow, &a->slow_cap, a->nslow + 1,
 				       sizeof(*a->slow)))
 				return -ENOMEM;
 			a->slow[a->nslow].end_s = (r->end_ns - start_mono) / 1e9;
-			a->slow[a->nslow++].latency_s = lat / 1e9;
+			a->slow[a->nslow++].latency_s =
+				(r->nstages ? lat - staged : lat) / 1e9;
 		}
 	}
 	return 0;
@@ -412,10 +430,27 @@ int analyzer_feed(struct analyzer *a, const struct window_stream *ws,
 		se->mean[a->nwin] = st->mean_ns;
 		se->p99[a->nwin] = (double)st->p99_ns;
 		se->count[a->nwin] = (double)st->count;
+		se->runq[a->nwin] = 0;
 		if (st->stage_id == a->request_stage && st->count &&
 		    (!median || st->p50_ns < median))
 			median = (double)st->p50_ns;
 	}
+	/* Run-queue wait per request of each model x stage: tells a stage
+	 * that does more work from one that waits more for a CPU. */
+	for (i = 0; i < w->nsamples; i++) {
+		const struct trace_sample *x = &w->samples[i];
+		struct an_series *se;
+
+		if (x->kind != TRACE_SAMPLE_OFFCPU_RUNQ || x->stage_id == TRACE_NO_ID)
+			continue;
+		se = series_of(a, x->model_id, x->stage_id);
+		if (!se)
+			return -ENOMEM;
+		se->runq[a->nwin] += (double)x->value_ns;
+	}
+	for (i = 0; i < a->nseries; i++)
+		if (a->series[i].count[a->nwin] > 0)
+			a->series[i].runq[a->nwin] /= a->series[i].count[a->nwin];
 	a->nwin++;
 	return take_requests(a, w, median, start);
 }

@@ -29,9 +29,11 @@ struct an_win {
 struct an_series {
 	__u32 model_id, stage_id;
 	double *mean, *p99, *count;
+	double *runq;			/* run-queue wait per request, ns */
 };
 
-/* Latency by candidate batch size for one model (whole requests). */
+/* Service time (latency less queue wait) by candidate batch size, for one
+ * model. */
 struct an_batch {
 	__u32 model_id;
 	__u32 lo, hi;			/* batch range the buckets span */
@@ -39,7 +41,9 @@ struct an_batch {
 	double n, sx, sy, sxx, sxy, syy; /* batch vs latency, for the slope */
 };
 
-/* A request far slower than its window's median: stall candidates. */
+/* A request parked outside its stages (or, without stages, far slower
+ * than its window's median): stall candidates.  latency_s: the time it
+ * was parked (the whole latency without stages). */
 struct an_slow {
 	double end_s, latency_s;
 };

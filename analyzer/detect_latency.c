@@ -20,6 +20,7 @@
 #define SPIKE_FLOOR_NS 5e6
 #define CP_MIN_SIDE 4		/* windows on each side of a change */
 #define CP_T 6.0		/* Welch t over windows */
+#define CP_T_SEPARATED 3.0	/* ... when the two levels do not overlap */
 #define CP_STAGE_REL 0.20	/* relative change of a stage's mean */
 #define CP_STAGE_ABS_NS 50e3
 #define CP_CPU_REL 0.10		/* relative change of CPU per request */
@@ -152,6 +153,26 @@ static double welch(double ma, double va, double na, double mb, double vb, doubl
 	return mb > ma ? 1e9 : mb < ma ? -1e9 : 0;
 }
 
+/* Whether V[k1..k2) lies wholly above or wholly below the rest of V. */
+static bool separated(const double *v, size_t n, size_t k1, size_t k2)
+{
+	double in_lo = INFINITY, in_hi = -INFINITY, out_lo = INFINITY, out_hi = -INFINITY;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		bool in = i >= k1 && i < k2;
+
+		if (in) {
+			in_lo = fmin(in_lo, v[i]);
+			in_hi = fmax(in_hi, v[i]);
+		} else {
+			out_lo = fmin(out_lo, v[i]);
+			out_hi = fmax(out_hi, v[i]);
+		}
+	}
+	return in_lo > out_hi || in_hi < out_lo;
+}
+
 struct cp {
 	size_t split_slot;		/* slot the new level starts at */
 	size_t end_slot;		/* slot it ended at (transient), else 0 */
@@ -217,7 +238,10 @@ static bool change_point_raw(const double *v, const size_t *slot, size_t n,
 			}
 		}
 	}
-	if (!k1 || fabs(best_t) < CP_T)
+	/* A short run has few windows a side: a clean separation (every
+	 * window after beyond every window before) with a smaller t counts. */
+	if (!k1 || fabs(best_t) < CP_T_SEPARATED ||
+	    (fabs(best_t) < CP_T && !separated(v, n, k1, k2)))
 		goto out;
 	if (k2 == n) {
 		run_stats(&r, 0, k1, &cp->before, &va);
@@ -306,10 +330,27 @@ static bool stage_change(const struct an_series *s,
 	return change_point(v, slot, n, CP_STAGE_REL, CP_STAGE_ABS_NS, cp);
 }
 
+/* Mean run-queue wait per request of S over slots [from, to). */
+static double runq_mean(const struct an_series *s, size_t from, size_t to)
+{
+	double sum = 0, n = 0;
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		if (s->count[i] < MIN_COUNT)
+			continue;
+		sum += s->runq[i];
+		n++;
+	}
+	return n ? sum / n : 0;
+}
+
 static void report_stage_change(struct analyzer *a, const struct an_series *s,
 				const struct cp *cp, size_t from, size_t to)
 {
 	struct finding *f = an_add(a, FK_CHANGE_POINT, SEV_WARNING);
+	size_t end = cp->transient ? cp->end_slot : to;
+	double wait = runq_mean(s, cp->split_slot, end) - runq_mean(s, from, cp->split_slot);
 	char b1[16], b2[16];
 
 	if (!f)
@@ -320,6 +361,14 @@ static void report_stage_change(struct analyzer *a, const struct an_series *s,
 		 f->model, f->stage, ms(b1, sizeof(b1), cp->before),
 		 ms(b2, sizeof(b2), cp->after), 100 * (cp->after / cp->before - 1));
 	describe_change(a, f, cp, from, to);
+	/* Stretched by waiting for a CPU rather than by more work: the
+	 * machine got busier (a neighbour, another stage); the stage's own
+	 * change, if any, is smaller than it looks. */
+	if (cp->after > cp->before && wait >= 0.5 * (cp->after - cp->before)) {
+		f->severity = SEV_INFO;
+		an_evidence(f, "%s of it is run-queue wait per request: CPU contention, not more work",
+			    ms(b1, sizeof(b1), wait));
+	}
 }
 
 /*
@@ -468,8 +517,8 @@ void detect_stalls(struct analyzer *a)
 	f->reference = period * 1e9;
 	an_title(f, "requests stall ~%s every %s",
 		 ms(b1, sizeof(b1), stall * 1e9), ms(b2, sizeof(b2), period * 1e9));
-	an_evidence(f, "%zu episodes of requests >8x the median latency, %zu of %zu gaps at the period",
+	an_evidence(f, "%zu episodes of requests parked outside their stages, %zu of %zu gaps at the period",
 		    n, steady, ng);
-	an_evidence(f, "period %s, slowest request per episode %s (median)",
+	an_evidence(f, "period %s, longest park per episode %s (median)",
 		    ms(b1, sizeof(b1), period * 1e9), ms(b2, sizeof(b2), stall * 1e9));
 }

@@ -6,6 +6,12 @@
 # proposed?, false findings (warning or worse, of a kind the scenario does
 # not explain).  The baseline runs BASELINE_RUNS times and must stay clean.
 #
+# A scenario file: config= (from samples/configs), set=KEY=VALUE (overrides,
+# repeatable), qps=, mem=1 (the allocator shim), switch_at=S (start on the
+# baseline, switch to the config after S s), expect= (finding kind), fix=
+# (config key a rule must propose), also= (kinds that are true
+# consequences, not false findings).
+#
 # Environment: OUT (build folder), SCENARIOS (names, default all),
 # DURATION (seconds recorded per scenario, default 12), BASELINE_RUNS (5),
 # RESULTS (a TSV file to write the rows to), KEEP (folder to keep traces).
@@ -50,6 +56,9 @@ run_one() {
 	else
 		cp "samples/configs/$config" "$t/ranker.conf"
 	fi
+	# set=KEY=VALUE lines override the example config (a later key wins)
+	sed -n 's/^set=\([^=]*\)=\([^#]*\).*/\1 = \2/p' "$sc" >>"$t/override.conf"
+	[ -z "$switch" ] && cat "$t/override.conf" >>"$t/ranker.conf"
 	local -a env=() rec=()
 	if [ "$mem" = 1 ]; then
 		env=(LD_PRELOAD="$SHIM" LOUPE_ALLOC_SAMPLE_BYTES=65536)
@@ -68,7 +77,7 @@ run_one() {
 	local rec_pid=$!
 	if [ -n "$switch" ]; then
 		sleep "$switch"
-		cp "samples/configs/$config" "$t/ranker.conf"
+		cat "samples/configs/$config" "$t/override.conf" >"$t/ranker.conf"
 		kill -HUP "$pid"
 	fi
 	wait "$rec_pid" || rc=$?
