@@ -491,7 +491,7 @@ long analyzer_stable_from(const struct analyzer *a)
 	size_t from, to;
 
 	an_judged(a, &from, &to);
-	return from < to ? (long)from : -1;
+	return to - from >= 3 ? (long)from : -1;
 }
 
 struct finding *an_add(struct analyzer *a, enum finding_kind k,

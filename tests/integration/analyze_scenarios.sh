@@ -40,4 +40,10 @@ grep -q "not a loupe trace" "$T/err" || fail "not a trace: $(cat "$T/err")"
 mkdir -p "$T/rules" && printf 'rule x\n  finding nonsense\n' >"$T/rules/bad.rules"
 "$LOUPE" analyze --rules "$T/rules" "$KEEP/lock.lpt" 2>"$T/err"
 [ $? = 2 ] && grep -q "bad.rules:2" "$T/err" || fail "bad rules file: $(cat "$T/err")"
+# a cut trace: what was read is analysed, and the exit status says so
+head -c 40000 "$KEEP/lock.lpt" >"$T/cut.lpt"
+"$LOUPE" analyze "$T/cut.lpt" >"$T/cut.txt" 2>"$T/err"
+[ $? = 1 ] || fail "cut trace: want exit 1"
+grep -q "damaged trace" "$T/cut.txt" && grep -q "truncated" "$T/err" ||
+	fail "cut trace: $(cat "$T/err")"
 echo pass
