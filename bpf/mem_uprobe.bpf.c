@@ -30,8 +30,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u64 mean_bytes = MEM_SAMPLE_DEFAULT_MEAN;
 /* glibc's realloc(NULL, n) and realloc(p, 0) call its malloc and free
- * entry points, which trap themselves: count them there only. */
-const volatile __u32 realloc_nests = 1;
+ * entry points, which trap themselves: count them there only.  Set when
+ * the allocator is known, after loading, hence not read-only. */
+__u32 realloc_nests = 1;
 /* loupe itself while it measures what a trap costs: sampled like the
  * target, never recorded. */
 const volatile __u32 calib_tgid;

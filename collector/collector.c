@@ -52,6 +52,7 @@ struct collector {
 	__u64 mem_maps;			/* objects mapped when mem_mode was set */
 	char mem_exe[PATH_MAX];		/* launched: exe at the last rescan */
 	char mem_failed[PATH_MAX];	/* allocator whose uprobes failed */
+	bool mem_unloadable;		/* the uprobe programs failed to load */
 	const char *bad_probe;
 	__u64 task_clock_ns;
 	struct bpf_link **links;
@@ -301,6 +302,26 @@ static __u64 maps_signature(pid_t pid)
 	return h;
 }
 
+/* The uprobe programs, loaded and their cost measured (once). */
+static int mem_uprobe_load(struct collector *c)
+{
+	struct mem_uprobe_opts mo = { 0 };
+
+	if (c->memu)
+		return 0;
+	if (c->mem_unloadable)
+		return -EAGAIN;
+	mo.pid = c->o.pid;
+	mo.thread_ctx_fd = bpf_map__fd(c->skel->maps.thread_ctx);
+	cpu_profile_maps(c->prof, &mo.stacks_fd, &mo.counts_fd, &mo.drops_fd);
+	c->memu = mem_uprobe_new(&mo);
+	if (c->memu)
+		return 0;
+	c->mem_unloadable = true;
+	pr_warn("record: --mem: load the allocator uprobes: %s", strerror(errno));
+	return -errno;
+}
+
 /*
  * --mem: libloupe-alloc.so's probes when the target has it mapped (they
  * are attached with the object's other probes), else uprobes on the
@@ -310,9 +331,9 @@ static __u64 maps_signature(pid_t pid)
  */
 static void mem_update_mode(struct collector *c)
 {
-	struct mem_uprobe_opts mo = { 0 };
 	struct mem_uprobe_info info;
 	__u64 tops[MEM_FN_N], maps;
+	const char *cur;
 	char alloc[PATH_MAX];
 	unsigned int f;
 	int shim, err;
@@ -328,8 +349,8 @@ static void mem_update_mode(struct collector *c)
 	if (shim < 0)
 		return;		/* gone: the loop notices */
 	if (shim) {
-		mem_uprobe_free(c->memu);
-		c->memu = NULL;
+		if (c->memu)
+			mem_uprobe_detach(c->memu);
 		cpu_profile_set_mem_tops(c->prof, NULL, 0);
 		c->mem_maps = maps;
 		if (set_mem_mode(c, COLLECTOR_MEM_SHIM))
@@ -339,19 +360,17 @@ static void mem_update_mode(struct collector *c)
 	if (!exec_settled(c) || mem_uprobe_find_allocator(c->o.pid, alloc, sizeof(alloc)))
 		return;
 	c->mem_maps = maps;
-	if ((c->memu && !strcmp(mem_uprobe_allocator(c->memu), alloc)) ||
-	    !strcmp(alloc, c->mem_failed))
+	cur = c->memu ? mem_uprobe_allocator(c->memu) : NULL;
+	if ((cur && !strcmp(cur, alloc)) || !strcmp(alloc, c->mem_failed))
 		return;
-	mem_uprobe_free(c->memu);
-	c->memu = NULL;
-	mo.pid = c->o.pid;
-	mo.thread_ctx_fd = bpf_map__fd(c->skel->maps.thread_ctx);
-	cpu_profile_maps(c->prof, &mo.stacks_fd, &mo.counts_fd, &mo.drops_fd);
-	c->memu = mem_uprobe_new(&mo, alloc);
-	if (!c->memu) {
-		err = errno;
-		pr_warn("record: --mem: uprobes on %s: %s", alloc,
-			err == ENOENT ? "no malloc or free symbol" : strerror(err));
+	err = mem_uprobe_load(c);
+	if (!err) {
+		err = mem_uprobe_attach(c->memu, alloc);
+		if (err)
+			pr_warn("record: --mem: uprobes on %s: %s", alloc,
+				err == -ENOENT ? "no malloc or free symbol" : strerror(-err));
+	}
+	if (err) {
 		snprintf(c->mem_failed, sizeof(c->mem_failed), "%s", alloc);
 		return;
 	}
@@ -402,6 +421,12 @@ int collector_start(struct collector *c)
 				return err;
 			c->mem_objects += err > 0;
 		}
+		/* A launched command may turn out to need the uprobes: load
+		 * and time them now, before it runs, so that they go in as
+		 * soon as its exec settles and the timing is not disturbed
+		 * by the command itself.  Unneeded with the shim. */
+		if (c->o.mem && c->o.mode && !strcmp(c->o.mode, "launch"))
+			mem_uprobe_load(c);
 		mem_update_mode(c);
 		/* How the profile was taken, for the report ("@" = loupe's). */
 		snprintf(hz, sizeof(hz), "%d", c->o.cpu_hz);

@@ -537,7 +537,7 @@ static __u64 default_mean(void)
 	return v > MEM_SAMPLE_MAX_MEAN ? MEM_SAMPLE_MAX_MEAN : v;
 }
 
-static int load(struct mem_uprobe *m, const char *allocator)
+static int load(struct mem_uprobe *m)
 {
 	struct mem_uprobe_bpf *s;
 	int err;
@@ -548,9 +548,6 @@ static int load(struct mem_uprobe *m, const char *allocator)
 	s->rodata->target_tgid = m->o.pid;
 	s->rodata->calib_tgid = getpid();
 	s->rodata->mean_bytes = m->o.mean_bytes;
-	/* glibc's realloc calls its own malloc and free entry points for
-	 * realloc(NULL, n) and realloc(p, 0); others go inside. */
-	s->rodata->realloc_nests = is_libc(base_name(allocator));
 	bpf_program__set_autoload(s->progs.on_alloc_session, m->session);
 	bpf_program__set_autoload(s->progs.on_alloc_entry, !m->session);
 	bpf_program__set_autoload(s->progs.on_alloc_return, !m->session);
@@ -570,12 +567,24 @@ static int load(struct mem_uprobe *m, const char *allocator)
 	return err;
 }
 
-struct mem_uprobe *mem_uprobe_new(const struct mem_uprobe_opts *o,
-				  const char *allocator)
+/* The kernel said it has session uprobes but refused them: the plain
+ * pair works everywhere. */
+static int fall_back(struct mem_uprobe *m, int why)
+{
+	pr_debug("record: --mem: session uprobes refused (%s), using uprobe + uretprobe",
+		 strerror(-why));
+	detach(m);
+	mem_uprobe_bpf__destroy(m->skel);
+	m->skel = NULL;
+	m->session = false;
+	return load(m);
+}
+
+struct mem_uprobe *mem_uprobe_new(const struct mem_uprobe_opts *o)
 {
 	struct mem_uprobe *m = calloc(1, sizeof(*m));
 	const char *force = getenv("LOUPE_MEM_UPROBE_CLASSIC");
-	int err, f;
+	int err;
 
 	if (!m)
 		return NULL;
@@ -583,45 +592,64 @@ struct mem_uprobe *mem_uprobe_new(const struct mem_uprobe_opts *o,
 	m->session_fd = -1;
 	if (!m->o.mean_bytes)
 		m->o.mean_bytes = default_mean();
-	snprintf(m->target.path, sizeof(m->target.path), "%s", allocator);
-	err = elf_fn_offsets(allocator, m->target.off);
-	if (err >= 0 && (!m->target.off[MEM_FN_MALLOC] || !m->target.off[MEM_FN_FREE]))
-		err = -ENOENT;
-	if (err < 0)
-		goto fail;
 	/* Session uprobes unless told otherwise (to measure the plain pair,
 	 * or on a kernel whose session links misbehave). */
 	m->session_type = force && *force == '1' ? 0 : session_attach_type();
 	m->session = m->session_type != 0;
-	for (;;) {
-		err = load(m, allocator);
+	err = load(m);
+	if (!err)
+		err = calibrate(m);
+	if (err && m->session) {
+		err = fall_back(m, err);
 		if (!err)
 			err = calibrate(m);
-		if (!err)
-			err = attach(m, &m->target, m->o.pid);
-		if (!err || !m->session)
-			break;
-		/* The kernel said it has session uprobes but refused them:
-		 * the plain pair works everywhere. */
-		pr_debug("record: --mem: session uprobes refused (%s), using uprobe + uretprobe",
-			 strerror(-err));
-		mem_uprobe_bpf__destroy(m->skel);
-		m->skel = NULL;
-		m->session = false;
 	}
 	if (err)
 		goto fail;
 	pr_debug("record: --mem: uprobes cost %.1f us per malloc, %.1f us per free (%s)",
 		 m->malloc_ns / 1e3, m->free_ns / 1e3,
 		 m->session ? "session uprobe" : "uprobe + uretprobe");
-	for (f = 0; f < MEM_FN_N; f++)
-		m->addr[f] = m->target.off[f] ?
-			mapped_address(o->pid, allocator, m->target.off[f]) : 0;
 	return m;
 fail:
 	mem_uprobe_free(m);
 	errno = -err;
 	return NULL;
+}
+
+int mem_uprobe_attach(struct mem_uprobe *m, const char *allocator)
+{
+	int err, f;
+
+	detach(m);
+	m->target.path[0] = 0;
+	if ((size_t)snprintf(m->target.path, sizeof(m->target.path), "%s",
+			     allocator) >= sizeof(m->target.path))
+		return -ENAMETOOLONG;
+	err = elf_fn_offsets(allocator, m->target.off);
+	if (err >= 0 && (!m->target.off[MEM_FN_MALLOC] || !m->target.off[MEM_FN_FREE]))
+		err = -ENOENT;
+	if (err < 0)
+		goto fail;
+	/* glibc's realloc calls its own malloc and free entry points for
+	 * realloc(NULL, n) and realloc(p, 0); others go inside. */
+	m->skel->data->realloc_nests = is_libc(base_name(allocator));
+	err = attach(m, &m->target, m->o.pid);
+	if (err && m->session) {
+		err = fall_back(m, err);
+		if (!err) {
+			m->skel->data->realloc_nests = is_libc(base_name(allocator));
+			err = attach(m, &m->target, m->o.pid);
+		}
+	}
+	if (err)
+		goto fail;
+	for (f = 0; f < MEM_FN_N; f++)
+		m->addr[f] = m->target.off[f] ?
+			mapped_address(m->o.pid, allocator, m->target.off[f]) : 0;
+	return 0;
+fail:
+	m->target.path[0] = 0;
+	return err;
 }
 
 /* One key of a per-CPU counter array, summed over the CPUs. */
@@ -644,7 +672,7 @@ void mem_uprobe_info(const struct mem_uprobe *m, struct mem_uprobe_info *i)
 	int fd = bpf_map__fd(m->skel->maps.mem_stats);
 
 	memset(i, 0, sizeof(*i));
-	i->allocator = m->target.path;
+	i->allocator = mem_uprobe_allocator(m);
 	i->session = m->session;
 	i->mean_bytes = m->o.mean_bytes;
 	i->malloc_ns = m->malloc_ns;
@@ -661,12 +689,13 @@ __u64 mem_uprobe_fn_addr(const struct mem_uprobe *m, unsigned int fn)
 
 const char *mem_uprobe_allocator(const struct mem_uprobe *m)
 {
-	return m->target.path;
+	return m->target.path[0] ? m->target.path : NULL;
 }
 
 void mem_uprobe_detach(struct mem_uprobe *m)
 {
 	detach(m);
+	memset(m->addr, 0, sizeof(m->addr));
 }
 
 void mem_uprobe_free(struct mem_uprobe *m)

@@ -23,7 +23,7 @@ struct mem_uprobe_opts {
 };
 
 struct mem_uprobe_info {
-	const char *allocator;	/* path of the object probed */
+	const char *allocator;	/* path of the object probed, NULL: none */
 	bool session;		/* one trap per unsampled malloc (6.13+) */
 	__u64 mean_bytes;
 	double malloc_ns, free_ns; /* measured cost of one call, 0: unknown */
@@ -45,12 +45,18 @@ int mem_uprobe_has_shim(pid_t pid);
 int mem_uprobe_find_allocator(pid_t pid, char *path, size_t len);
 
 /*
- * Loads the programs, measures what a probed malloc and free cost, and
- * attaches to ALLOCATOR's malloc, calloc, realloc and free for the target.
- * NULL + errno (ENOENT: ALLOCATOR lacks malloc or free).
+ * Loads the programs and measures what a probed malloc and free cost
+ * (against loupe's own libc).  Nothing is attached in the target yet.
+ * NULL + errno.
  */
-struct mem_uprobe *mem_uprobe_new(const struct mem_uprobe_opts *o,
-				  const char *allocator);
+struct mem_uprobe *mem_uprobe_new(const struct mem_uprobe_opts *o);
+
+/*
+ * Attaches to ALLOCATOR's malloc, calloc, realloc and free for the target
+ * (an earlier allocator is detached first).  0, or -errno (-ENOENT:
+ * ALLOCATOR lacks malloc or free); nothing stays attached on failure.
+ */
+int mem_uprobe_attach(struct mem_uprobe *m, const char *allocator);
 
 /* What is probed, what it costs, what was seen so far.  The strings stay
  * valid until mem_uprobe_free(). */
@@ -62,11 +68,12 @@ void mem_uprobe_info(const struct mem_uprobe *m, struct mem_uprobe_info *i);
  */
 __u64 mem_uprobe_fn_addr(const struct mem_uprobe *m, unsigned int fn);
 
-/* The allocator object probed (as given to mem_uprobe_new). */
+/* The allocator object probed (as given to mem_uprobe_attach), or NULL
+ * when not attached. */
 const char *mem_uprobe_allocator(const struct mem_uprobe *m);
 
 /* Detaches the probes, so the target stops paying; the counts and
- * mem_uprobe_info() stay readable. */
+ * mem_uprobe_info() stay readable, mem_uprobe_attach() may follow. */
 void mem_uprobe_detach(struct mem_uprobe *m);
 
 /* Detaches, unloads.  NULL is a no-op. */

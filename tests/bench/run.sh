@@ -119,6 +119,12 @@ metrics() { # config tag
 	# heaptrack appends its compression's suffix
 	emit "$cfg" size_kib "$(cat "$T/$tag.out"* | wc -c | awk '{ printf "%.0f", $1 / 1024 }')"
 	case $cfg in
+	i)
+		# shim mode traps only for samples: an allocation and, mostly,
+		# its free; the rate limit bounds them whatever the churn
+		emit "$cfg" sampled "$("$OUT/loupe" report --mem --json "$T/$tag.out" |
+			jq -r --argjson r "$req" '[.mem.sites[].objects] | add / $r')"
+		;;
 	j)
 		# "--mem: N allocation and M free calls trapped (...) ... at A + B us each"
 		awk -v r="$req" '/--mem: [0-9]+ allocation and/ {
@@ -223,6 +229,9 @@ if [ -n "$MEM_CONFIGS" ]; then
 		printf '%-32s %-20s %-20s %-16s %s\n' "$(name $cfg)" "$(summ $cfg prof_cpu)" "$(summ $cfg steady)" \
 			"$(summ $cfg rss)" "$(summ $cfg size_kib)"
 	done
+	case " $MEM_CONFIGS " in *" i "*)
+		printf '%-32s %s\n' "(i) sampled allocs per request" "$(summ i sampled)" ;;
+	esac
 	case " $MEM_CONFIGS " in *" j "*)
 		printf '%-32s %s\n' "(j) allocator calls per request" "$(summ j calls)"
 		printf '%-32s %s\n' "(j) measured us per malloc+free" "$(summ j pair_us)"
