@@ -13,7 +13,7 @@
 #include "analyzer/analyze_int.h"
 #include "analyzer/units.h"
 
-#define LOCK_SHARE 0.10		/* of a stage's time, blocked in a lock */
+#define LOCK_SHARE 0.05		/* of a stage's own time, blocked in a lock */
 #define LOCK_MIN_NS 50e6
 #define RUNQ_SHARE 0.20		/* run-queue wait / (on-CPU + run-queue) */
 #define ALLOC_SHARE 0.08	/* CPU samples inside the allocator */

@@ -11,14 +11,18 @@ source "$(dirname "$0")/tui/tmux.sh"
 tui_start sh 80 24 env PS1='prompt$ ' bash --norc --noprofile -i
 wait_pane sh 10 'prompt\$'
 
-# run_in_shell CMD: runs CMD in the pane's shell between two stty -g.
+# run_in_shell TAG CMD: runs CMD in the pane's shell between two stty -g;
+# its status shows as "TAG rc=N" (a tag per case: the last case's line may
+# still be on the screen when this one starts).
 run_in_shell() {
-	keys sh "clear; stty -g >$T/stty.before; $*; echo \"rc=\$?\"; stty -g >$T/stty.after" Enter
+	local tag=$1
+	shift
+	keys sh "clear; stty -g >$T/stty.before; $*; echo \"$tag rc=\$?\"; stty -g >$T/stty.after" Enter
 }
 
 note "no such process"
-run_in_shell "$LOUPE" top -p 4194303
-wait_pane sh 10 '^rc=1$'
+run_in_shell nopid "$LOUPE" top -p 4194303
+wait_pane sh 10 '^nopid rc=1$'
 wait_pane sh 2 'loupe: top: attach to pid 4194303: no such process'
 wait_until 5 test -s "$T/stty.after" || fail "stty after"
 cmp "$T/stty.before" "$T/stty.after" || fail "terminal settings changed"
@@ -27,8 +31,8 @@ wait_pane sh 2 '^prompt\$ *$'
 note "recorder fails after the screen is up"
 rm -f "$T/stty.after"
 start_ranker --qps 50 --duration 0 --quiet
-run_in_shell "$LOUPE" top -p "$RANKER_PID" --probe /nonexistent/lib.so:nothing
-wait_pane sh 30 '^rc=1$'
+run_in_shell badprobe "$LOUPE" top -p "$RANKER_PID" --probe /nonexistent/lib.so:nothing
+wait_pane sh 30 '^badprobe rc=1$'
 wait_pane sh 2 'loupe: record: --probe /nonexistent/lib.so:nothing: '
 wait_until 5 test -s "$T/stty.after" || fail "stty after"
 cmp "$T/stty.before" "$T/stty.after" || fail "terminal settings changed"
