@@ -657,9 +657,11 @@ size_t analyzer_findings(struct analyzer *a, const struct finding **v)
 	if (a->ws && a->nwin) {
 		detect_latency(a);
 		detect_stalls(a);
-		detect_queueing(a);
 		detect_cpu(a);
 		detect_memory(a);
+		/* Last: a batch is not the cause of a tail that a lock or
+		 * the run queue already explains. */
+		detect_queueing(a);
 	}
 	if (a->nfound)
 		qsort(a->found, a->nfound, sizeof(*a->found), by_severity);

@@ -105,6 +105,21 @@ static void check_queueing(struct analyzer *a, const struct an_series *req,
 			    n ? 100 * errors / n : 0);
 }
 
+/* Whether a lock or the run queue (found already) stretches requests:
+ * then smaller batches are not the fix.  Any model's: workers serve all
+ * models, so one model's lock holds up the others' requests too. */
+static bool explained(const struct analyzer *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nfound; i++)
+		if (a->found[i].severity >= SEV_WARNING &&
+		    (a->found[i].kind == FK_OVERSUBSCRIPTION ||
+		     a->found[i].kind == FK_LOCK_CONTENTION))
+			return true;
+	return false;
+}
+
 /* Highest bucket with enough requests, and the lowest one. */
 static void bucket_ends(const struct an_batch *b, int *lo, int *hi)
 {
@@ -134,7 +149,8 @@ static void check_batches(struct analyzer *a, const struct an_batch *b,
 	int lo, hi;
 	char b1[16], b2[16], b3[16];
 
-	if (!slo || b->n < BATCH_MIN_REQUESTS || (util >= BUSY))
+	if (!slo || b->n < BATCH_MIN_REQUESTS || (util >= BUSY) ||
+	    explained(a))
 		return;
 	cov = b->sxy / b->n - (b->sx / b->n) * (b->sy / b->n);
 	vx = b->sxx / b->n - (b->sx / b->n) * (b->sx / b->n);

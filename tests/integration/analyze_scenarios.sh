@@ -27,7 +27,7 @@ jqf '.findings[] | select(.kind == "memory_leak") | .function' "$KEEP/leak.json"
 "$LOUPE" analyze --markdown "$KEEP/leak.lpt" >"$T/leak.md" || fail "analyze --markdown"
 grep -q '^| critical \|^| warning ' "$T/leak.md" || fail "markdown lacks the findings table"
 "$LOUPE" analyze "$KEEP/lock.lpt" >"$T/lock.txt" || fail "analyze text"
-grep -q "fix: fault_lock_us: 500 -> 0" "$T/lock.txt" || fail "text lacks the fix line"
+grep -q "fix: fault_lock_us: 4000 -> 0" "$T/lock.txt" || fail "text lacks the fix line"
 assert_fits_80 "$T/lock.txt"
 
 # bad input: one line, non-zero
