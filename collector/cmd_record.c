@@ -59,7 +59,7 @@ const char record_help[] =
 	"                       'report --mem' (leaks).  Cheap when the target\n"
 	"                       runs with LD_PRELOAD=libloupe-alloc.so; without\n"
 	"                       it, uprobes on its allocator (glibc, jemalloc,\n"
-	"                       tcmalloc): every malloc and free traps (5-15 us\n"
+	"                       tcmalloc): every malloc and free traps (5-7 us\n"
 	"                       each here), so bound the window with -d; loupe\n"
 	"                       measures and reports the cost.  Sampling mean:\n"
 	"                       $LOUPE_ALLOC_SAMPLE_BYTES (default 524288)\n"
