@@ -10,7 +10,7 @@ source "$(dirname "$0")/tui/tmux.sh"
 
 cp samples/configs/oversubscribe.conf "$T/ranker.conf"
 cp "$T/ranker.conf" "$T/ranker.conf.orig"
-start_ranker --config "$T/ranker.conf" --qps 200 --duration 0 --quiet
+start_ranker --config "$T/ranker.conf" --qps 400 --duration 0 --quiet
 tui_start live 80 24 "$LOUPE" top -p "$RANKER_PID" -o "$T/top.lpt"
 
 note "attach: both models serving"
