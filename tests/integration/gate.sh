@@ -27,7 +27,7 @@ rec() { # name config seconds
 	"$LOUPE" record -w 250 -o "$T/$1.lpt" -- "$PLAIN" --qps 100 --duration "$3" \
 		--quiet --seed 7 --config "$T/$2.conf" >/dev/null 2>"$T/$1.err"
 }
-printf 'fault_leak_bytes = 16384\n' >"$T/leak.conf"
+printf 'fault_leak_bytes = 65536\n' >"$T/leak.conf"
 note "four rankers side by side: a, a2 (the same), b (top_mlp +300 %), l (leaks)"
 rec a base 8 & p1=$!
 rec a2 base 8 & p2=$!
