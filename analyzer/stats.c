@@ -1110,23 +1110,9 @@ cleanup:
 	return err;
 }
 
-struct pidx {
-	double p;
-	size_t i;
-};
-
-static int cmp_pidx(const void *pa, const void *pb)
-{
-	const struct pidx *a = pa, *b = pb;
-
-	if (a->p != b->p)
-		return a->p < b->p ? -1 : 1;
-	return a->i < b->i ? -1 : a->i > b->i;
-}
-
 int stats_holm(const double *p, size_t n, double *adj)
 {
-	struct pidx *s = malloc((n ? n : 1) * sizeof(*s));
+	struct ranked *s = malloc((n ? n : 1) * sizeof(*s));
 	size_t i, m = 0;
 	double run = 0;
 
@@ -1135,14 +1121,14 @@ int stats_holm(const double *p, size_t n, double *adj)
 	for (i = 0; i < n; i++) {
 		adj[i] = NAN;
 		if (!isnan(p[i])) {
-			s[m].p = p[i];
+			s[m].v = p[i];
 			s[m].i = i;
 			m++;
 		}
 	}
-	qsort(s, m, sizeof(*s), cmp_pidx);
+	qsort(s, m, sizeof(*s), cmp_ranked);
 	for (i = 0; i < m; i++) {
-		double v = (m - i) * s[i].p;
+		double v = (m - i) * s[i].v;
 
 		if (v > 1)
 			v = 1;
