@@ -178,6 +178,27 @@ static int rank_values(const double *v, size_t n, double *rank, double *ties)
 }
 
 /*
+ * Both tails of an exact null distribution given as counts C[0..MAX] by
+ * statistic value: P(X >= X0) and P(X <= X0).
+ */
+static void null_tails(const long long *c, size_t max, double x0,
+		       double *p_ge, double *p_le)
+{
+	long double total = 0, ge = 0, le = 0;
+	size_t k;
+
+	for (k = 0; k <= max; k++) {
+		total += c[k];
+		if ((double)k >= x0 - 1e-9)
+			ge += c[k];
+		if ((double)k <= x0 + 1e-9)
+			le += c[k];
+	}
+	*p_ge = (double)(ge / total);
+	*p_le = (double)(le / total);
+}
+
+/*
  * Null distribution of U for sizes M and N without ties: the coefficients
  * of the Gaussian binomial [M+N choose M]_q, built as the product of
  * (1 - q^(N+i)) / (1 - q^i), i = 1..M.  Every intermediate is a polynomial
@@ -188,7 +209,6 @@ static int mw_exact(size_t m, size_t n, double u, double *p_ge, double *p_le)
 {
 	size_t deg = 0, maxdeg = m * n, i, k;
 	long long *c = calloc(maxdeg + n + m + 1, sizeof(*c));
-	long double total = 0, ge = 0, le = 0;
 
 	if (!c)
 		return -ENOMEM;
@@ -205,16 +225,8 @@ static int mw_exact(size_t m, size_t n, double u, double *p_ge, double *p_le)
 			c[k] += c[k - i];
 		deg -= i;
 	}
-	for (k = 0; k <= maxdeg; k++) {
-		total += c[k];
-		if ((double)k >= u - 1e-9)
-			ge += c[k];
-		if ((double)k <= u + 1e-9)
-			le += c[k];
-	}
+	null_tails(c, maxdeg, u, p_ge, p_le);
 	free(c);
-	*p_ge = (double)(ge / total);
-	*p_le = (double)(le / total);
 	return 0;
 }
 
@@ -770,7 +782,6 @@ static int sr_exact(size_t n, double t, double *p_ge, double *p_le)
 {
 	size_t max = n * (n + 1) / 2, i, k;
 	long long *c = calloc(max + 1, sizeof(*c));
-	long double total = 0, ge = 0, le = 0;
 
 	if (!c)
 		return -ENOMEM;
@@ -778,16 +789,8 @@ static int sr_exact(size_t n, double t, double *p_ge, double *p_le)
 	for (i = 1; i <= n; i++)
 		for (k = i * (i + 1) / 2; k >= i; k--)
 			c[k] += c[k - i];
-	for (k = 0; k <= max; k++) {
-		total += c[k];
-		if ((double)k >= t - 1e-9)
-			ge += c[k];
-		if ((double)k <= t + 1e-9)
-			le += c[k];
-	}
+	null_tails(c, max, t, p_ge, p_le);
 	free(c);
-	*p_ge = (double)(ge / total);
-	*p_le = (double)(le / total);
 	return 0;
 }
 
