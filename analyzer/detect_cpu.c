@@ -282,16 +282,16 @@ static void detect_runq(struct analyzer *a, size_t from, size_t to)
 		an_evidence(f, "fewer runnable threads than cores: other processes compete for the CPUs");
 }
 
-static void detect_allocator(struct analyzer *a)
+/*
+ * CPU samples whose stack passes through a function of M: *TOTAL all CPU
+ * samples, *HIT those, and SITE the hits by (model, stage, caller).
+ */
+static void cpu_samples_in(const struct analyzer *a, struct frame_match m,
+			   double *total, double *hit, struct tally *site,
+			   size_t *nsite)
 {
 	const struct profile *p = window_stream_dict(a->ws);
-	struct tally site[TALLY_CAP];
-	double total = 0, alloc = 0;
-	size_t nsite = 0;
 	const struct profile_sample *x;
-	const struct tally *top;
-	struct finding *f;
-	char site_buf[200];
 	__u32 caller;
 
 	profile_for_each_sample(p, x) {
@@ -299,14 +299,26 @@ static void detect_allocator(struct analyzer *a)
 
 		if (x->kind != TRACE_SAMPLE_CPU)
 			continue;
-		total += x->count;
+		*total += x->count;
 		st = stack_of(a, x->stack_id);
-		if (!st || find_in_stack(a, st, MATCH(alloc_fns), &caller) < 0)
+		if (!st || find_in_stack(a, st, m, &caller) < 0)
 			continue;
-		alloc += x->count;
-		tally_add(site, &nsite, TALLY_CAP, x->model_id, x->stage_id, caller,
+		*hit += x->count;
+		tally_add(site, nsite, TALLY_CAP, x->model_id, x->stage_id, caller,
 			  (double)x->count);
 	}
+}
+
+static void detect_allocator(struct analyzer *a)
+{
+	struct tally site[TALLY_CAP];
+	double total = 0, alloc = 0;
+	size_t nsite = 0;
+	const struct tally *top;
+	struct finding *f;
+	char site_buf[200];
+
+	cpu_samples_in(a, MATCH(alloc_fns), &total, &alloc, site, &nsite);
 	if (total < 100 || alloc < ALLOC_SHARE * total)
 		return;
 	f = an_add(a, FK_ALLOCATOR_PRESSURE, alloc > 0.25 * total ? SEV_CRITICAL : SEV_WARNING);
@@ -327,15 +339,12 @@ static void detect_allocator(struct analyzer *a)
 
 static void detect_faults(struct analyzer *a, size_t from, size_t to)
 {
-	const struct profile *p = window_stream_dict(a->ws);
 	double faults = 0, req = 0, secs = 0, total = 0, in_fault = 0;
 	struct tally site[TALLY_CAP];
-	const struct profile_sample *x;
 	const struct tally *top;
 	struct finding *f;
 	size_t i, nsite = 0;
 	char site_buf[200];
-	__u32 caller;
 
 	for (i = from; i < to; i++) {
 		if (!a->win[i].have_ctr)
@@ -347,19 +356,7 @@ static void detect_faults(struct analyzer *a, size_t from, size_t to)
 	if (secs <= 0 || faults / secs < FAULTS_PER_S ||
 	    (req > 0 && faults / req < FAULTS_PER_REQUEST))
 		return;
-	profile_for_each_sample(p, x) {
-		const struct profile_stack *st;
-
-		if (x->kind != TRACE_SAMPLE_CPU)
-			continue;
-		total += x->count;
-		st = stack_of(a, x->stack_id);
-		if (!st || find_in_stack(a, st, MATCH(fault_fns), &caller) < 0)
-			continue;
-		in_fault += x->count;
-		tally_add(site, &nsite, TALLY_CAP, x->model_id, x->stage_id, caller,
-			  (double)x->count);
-	}
+	cpu_samples_in(a, MATCH(fault_fns), &total, &in_fault, site, &nsite);
 	f = an_add(a, FK_PAGE_FAULT_CHURN, SEV_WARNING);
 	if (!f)
 		return;
