@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/array.h"
 #include "analyzer/summary.h"
 
 /* Arrays grow by doubling, and the capacity is implied by the count: the
@@ -23,24 +24,6 @@ static int grow(void **v, size_t n, size_t elem)
 static char *dup_or_empty(const char *s)
 {
 	return strdup(s ? s : "");
-}
-
-static int set_name(struct trace_summary *s, __u32 id, const char *str)
-{
-	if (id >= 1u << 20)
-		return 0; /* ids are small and dense; ignore absurd ones */
-	if (id >= s->nnames) {
-		char **nv = realloc(s->names, (id + 1) * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		memset(nv + s->nnames, 0, (id + 1 - s->nnames) * sizeof(*nv));
-		s->names = nv;
-		s->nnames = id + 1;
-	}
-	free(s->names[id]);
-	s->names[id] = strdup(str);
-	return s->names[id] ? 0 : -ENOMEM;
 }
 
 static int set_config(struct trace_summary *s, const char *key,
@@ -143,7 +126,7 @@ int summary_load(const char *path, struct trace_summary *s)
 			break;
 		case LOUPE_CHUNK_NAMES:
 			for (i = 0; !err && i < ch.names.n; i++)
-				err = set_name(s, ch.names.v[i].id,
+				err = names_set(&s->names, &s->nnames, ch.names.v[i].id,
 					       ch.names.v[i].str);
 			break;
 		case LOUPE_CHUNK_CONFIG:

@@ -53,24 +53,6 @@ static char *dup_or_empty(const char *s)
 	return strdup(s ? s : "");
 }
 
-static int set_name(struct window_stream *ws, __u32 id, const char *str)
-{
-	if (id >= 1u << 20)
-		return 0; /* ids are small and dense; ignore absurd ones */
-	if (id >= ws->nnames) {
-		char **nv = realloc(ws->names, (id + 1) * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		memset(nv + ws->nnames, 0, (id + 1 - ws->nnames) * sizeof(*nv));
-		ws->names = nv;
-		ws->nnames = id + 1;
-	}
-	free(ws->names[id]);
-	ws->names[id] = strdup(str);
-	return ws->names[id] ? 0 : -ENOMEM;
-}
-
 static int set_config(struct window_stream *ws, const char *key,
 		      const char *value)
 {
@@ -285,7 +267,7 @@ static int take_chunk(struct window_stream *ws, const struct trace_chunk *c)
 		return keep_meta(ws, &c->meta);
 	case LOUPE_CHUNK_NAMES:
 		for (i = 0; i < c->names.n && !err; i++)
-			err = set_name(ws, c->names.v[i].id, c->names.v[i].str);
+			err = names_set(&ws->names, &ws->nnames, c->names.v[i].id, c->names.v[i].str);
 		return err;
 	case LOUPE_CHUNK_CONFIG:
 		return add_config(ws, c->config.v, c->config.n);
