@@ -185,7 +185,7 @@ check: deps
 bench: deps bench-deps all
 	@OUT=$(OUT) tests/bench/run.sh
 
-# False-fail and detection rates of 'loupe gate' (K=20 make eval-gate).
+# False-fail and detection rates of 'loupe gate' (K=16 make eval-gate).
 eval-gate: deps all
 	@OUT=$(OUT) tests/eval/gate.sh
 

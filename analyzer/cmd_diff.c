@@ -22,10 +22,11 @@ const char diff_help[] =
 	"\n"
 	"Compares the candidate's runs (trace files after '--') with the\n"
 	"baseline's: for every model and stage the median p50, p90, p99, mean,\n"
-	"time per batch item and sampled on-CPU time per request of its\n"
-	"windows, with the change (Hodges-Lehmann shift), its confidence\n"
-	"interval and a Mann-Whitney p-value; CPU time per request (task-clock\n"
-	"/ requests) and resident memory; per stage, the functions whose share\n"
+	"time per batch item, exact on-CPU time per batch item ('oncpu': the\n"
+	"stage's time less its off-CPU time) and sampled on-CPU time per\n"
+	"request of its windows, with the change (Hodges-Lehmann shift), its\n"
+	"confidence interval and a p-value; CPU time per request (task-clock /\n"
+	"requests) and resident memory; per stage, the functions whose share\n"
 	"of the CPU samples grew or shrank most; and the analyzer's findings\n"
 	"that no baseline run has.\n"
 	"\n"
@@ -51,6 +52,7 @@ enum output { OUT_TEXT, OUT_JSON, OUT_MARKDOWN };
 static bool shown_in_text(enum cmp_metric m)
 {
 	return m == CM_P50 || m == CM_P99 || m == CM_ITEM || m == CM_CPU ||
+	       m == CM_ONCPU ||
 	       CM_IS_PROCESS(m);
 }
 

@@ -3,8 +3,8 @@
  * 'loupe gate BASE... -- CAND...': the CI performance gate.  Exit 0 pass,
  * 1 regression, 2 usage or input error, 3 inconclusive (too little data,
  * and how much more is needed).  A metric fails only when its growth is
- * significant (one-sided Mann-Whitney over windows, Holm-adjusted over all
- * gated metrics), at least the policy's relative limit and at least its
+ * significant (one-sided Mann-Whitney over windows, weighted-Holm-adjusted
+ * over all gated metrics), at least the policy's relative limit and at least its
  * absolute floor.  Text, --json, --junit FILE, --markdown FILE.
  */
 #include <errno.h>
@@ -33,10 +33,10 @@ const char gate_help[] =
 	"limit; and leaks new in the candidate.  A metric fails only when all\n"
 	"three hold: its growth is significant (one-sided Mann-Whitney over\n"
 	"windows, variance inflated for serial correlation and between-run\n"
-	"noise, Holm-adjusted over every gated metric), at least the relative\n"
-	"limit, and at least the absolute floor.  Each failure names the model,\n"
-	"stage and the functions whose share of its CPU moved, with p-values\n"
-	"and effect sizes.\n"
+	"noise, Holm-adjusted over every gated metric, weighted towards the\n"
+	"precise ones), at least the relative limit, and at least the absolute\n"
+	"floor.  Each failure names the model, stage and the functions whose\n"
+	"share of its CPU moved, with p-values and effect sizes.\n"
 	"\n"
 	"  --policy FILE    limits and settings (docs/ci.md); default: p50 and\n"
 	"                   p99 +5%, item +2%, CPU per request +3%, RSS +10%,\n"
@@ -119,8 +119,8 @@ static bool is_leak(enum finding_kind k)
 static void judge(struct gate *g)
 {
 	const struct policy *pol = &g->pol;
-	double *p, *adj;
-	size_t i, m = 0;
+	double *p, *wt, *adj, wsum = 0;
+	size_t i;
 	const struct finding *nf[MAX_NEW];
 	size_t nnf;
 
@@ -133,12 +133,14 @@ static void judge(struct gate *g)
 				       g->c.nruns[CMP_B] < pol->min_runs_apart);
 
 	p = calloc(g->nrows ? g->nrows : 1, sizeof(*p));
+	wt = calloc(g->nrows ? g->nrows : 1, sizeof(*wt));
 	adj = calloc(g->nrows ? g->nrows : 1, sizeof(*adj));
 	for (i = 0; i < g->nrows; i++) {
 		struct row *w = &g->rows[i];
 		const struct cmp_entry *e = w->r->e;
 
-		p[i] = NAN;
+		if (p)
+			p[i] = NAN;
 		w->lim = policy_limit(pol, e->model, e->stage, e->metric);
 		if (!w->lim.on) {
 			w->st = ST_NOT_GATED;
@@ -154,18 +156,22 @@ static void judge(struct gate *g)
 			continue;
 		}
 		w->st = ST_PASS;
-		p[i] = w->r->st.mw.p_greater;
-		m++;
+		if (p && wt) {
+			p[i] = w->r->st.mw.p_greater;
+			wt[i] = w->lim.weight;
+		}
+		wsum += w->lim.weight;
 	}
-	if (p && adj && !stats_holm(p, g->nrows, adj)) {
+	if (p && wt && adj && !stats_holm_weighted(p, wt, g->nrows, adj)) {
 		for (i = 0; i < g->nrows; i++)
 			g->rows[i].p_adj = adj[i];
 	} else {
-		/* out of memory: Bonferroni by hand, as strict as Holm gets */
+		/* out of memory: nothing is significant */
 		for (i = 0; i < g->nrows; i++)
-			g->rows[i].p_adj = p ? fmin(1, p[i] * m) : 1;
+			g->rows[i].p_adj = 1;
 	}
 	free(p);
+	free(wt);
 	free(adj);
 
 	for (i = 0; i < g->nrows; i++) {
@@ -183,7 +189,8 @@ static void judge(struct gate *g)
 			/* significant alone, not among all gated metrics: more
 			 * data would decide; reported, but not a verdict */
 			/* beyond the limit, not significant: more data decides */
-			double zn = z_of(pol->alpha / (m ? m : 1)), zo = z_of(s->mw.p_greater);
+			double zn = z_of(pol->alpha * w->lim.weight / wsum),
+			       zo = z_of(s->mw.p_greater);
 
 			w->st = ST_INCONCLUSIVE;
 			w->more = zo > 0.1 ? (zn / zo) * (zn / zo) : 100;
@@ -385,17 +392,34 @@ static void evidence(FILE *f, const struct row *w, double level,
 		wrap_text(f, indent, w->reason);
 }
 
-/* For a process-wide CPU failure: the stages whose sampled CPU grew most. */
+/* Whether a run recorded the exact on-CPU time of its stages. */
+static bool have_metric(const struct gate *g, enum cmp_metric m)
+{
+	size_t i;
+
+	for (i = 0; i < g->nrows; i++)
+		if (g->rows[i].r->e->metric == m && g->rows[i].r->tested)
+			return true;
+	return false;
+}
+
+/*
+ * For a process-wide CPU failure: the stages whose CPU time per item grew
+ * most -- exact ("oncpu", from every context switch) when the runs have
+ * it, else sampled ("cpu", per request).
+ */
 static void where_cpu_went(FILE *f, const struct gate *g, const char *indent)
 {
 	const struct row *best[3] = { NULL, NULL, NULL };
+	enum cmp_metric m = have_metric(g, CM_ONCPU) ? CM_ONCPU : CM_CPU;
 	size_t i, k;
 
 	for (i = 0; i < g->nrows; i++) {
 		const struct row *w = &g->rows[i];
 
-		if (w->r->e->metric != CM_CPU || !w->r->tested || w->r->st.shift <= 0 ||
-		    w->r->st.mw.p_greater > MOVE_P)
+		if (w->r->e->metric != m || !w->r->tested || w->r->st.shift <= 0 ||
+		    w->r->st.mw.p_greater > MOVE_P ||
+		    !strcmp(w->r->e->stage, "request"))
 			continue;
 		for (k = 0; k < 3; k++) {
 			if (!best[k] || w->r->st.shift > best[k]->r->st.shift) {
@@ -409,9 +433,10 @@ static void where_cpu_went(FILE *f, const struct gate *g, const char *indent)
 		char where[64], d[24], p[16];
 
 		cmp_fmt_where(where, sizeof(where), best[k]->r->e);
-		fprintf(f, "%s%s %s %s per request on CPU, %s\n", indent,
+		fprintf(f, "%s%s %s %s %s on CPU, %s\n", indent,
 			k ? "          " : "grew in: ", where,
-			cmp_fmt_delta(d, sizeof(d), CM_CPU, best[k]->r->st.shift),
+			cmp_fmt_delta(d, sizeof(d), m, best[k]->r->st.shift),
+			m == CM_ONCPU ? "per item" : "per request",
 			cmp_fmt_p(p, sizeof(p), best[k]->r->st.mw.p_greater));
 	}
 }
@@ -427,7 +452,7 @@ static void print_text(struct gate *g)
 				   g->verdict == 0 ? "PASS" : "INCONCLUSIVE");
 	wrap_text(stdout, "  ", line);
 	cmp_print_header(stdout, &g->c, "  ");
-	snprintf(line, sizeof(line), "alpha %g over %zu gated metrics (Holm), ",
+	snprintf(line, sizeof(line), "alpha %g over %zu gated metrics (w. Holm), ",
 		 g->pol.alpha, g->ngated);
 	{
 		const char *pp = g->policy_path ? g->policy_path : "defaults";
@@ -532,6 +557,8 @@ static void print_json(struct gate *g, FILE *f)
 			json_num(f, w->lim.rel);
 			fputs(", \"floor\": ", f);
 			json_num(f, w->lim.floor);
+			fputs(", \"weight\": ", f);
+			json_num(f, w->lim.weight);
 			fputs("}, \"p_adjusted\": ", f);
 			json_num(f, w->r->tested ? w->p_adj : NAN);
 		}
@@ -818,7 +845,7 @@ static int write_markdown(struct gate *g, const char *path)
 	fputs("\n", f);
 	cmp_md_header(f, &g->c);
 	fprintf(f, "\nPolicy: %s; a metric fails when its growth is significant "
-		   "(one-sided Mann-Whitney over windows, Holm over all gated metrics, "
+		   "(one-sided Mann-Whitney over windows, weighted Holm over all gated metrics, "
 		   "alpha %g), at least its relative limit and at least its floor.\n"
 		   "</details>\n",
 		g->policy_path ? g->policy_path : "defaults", g->pol.alpha);

@@ -144,6 +144,9 @@ struct acc {
 	double *items;
 	size_t nitems, cap;
 	__u64 cpu_ns;
+	/* exact on-CPU time: stage time and batch items of the request
+	 * records, less the off-CPU time spent in the stage */
+	double dur_ns, batch_items, off_ns;
 };
 
 struct fncount {
@@ -281,6 +284,9 @@ static void acc_reset(struct acc *a)
 	a->sum = 0;
 	a->nitems = 0;
 	a->cpu_ns = 0;
+	a->dur_ns = 0;
+	a->batch_items = 0;
+	a->off_ns = 0;
 }
 
 static int fn_add(struct fncount **v, size_t *n, size_t *cap, __u32 fn,
@@ -353,6 +359,14 @@ static bool run_has_cpu(struct loader *l)
 	return hz && atof(hz) > 0;
 }
 
+/* Off-CPU time is recorded exactly (every switch), not sampled. */
+static bool run_has_offcpu(struct loader *l)
+{
+	const char *on = window_stream_config(l->ws, "@offcpu");
+
+	return on && !strcmp(on, "1");
+}
+
 static int add_value(struct loader *l, const char *model, const char *stage,
 		     enum cmp_metric m, double v, __u64 t0, __u64 t1)
 {
@@ -418,7 +432,8 @@ static int close_fn_unit(struct loader *l, struct ms *m)
 }
 
 /* Unit of group G of M is whole: its metrics' values go to the series. */
-static int close_unit(struct loader *l, struct ms *m, size_t g, bool has_cpu)
+static int close_unit(struct loader *l, struct ms *m, size_t g, bool has_cpu,
+		      bool has_offcpu)
 {
 	struct acc *a = &m->acc[g];
 	int mt, err = 0;
@@ -453,6 +468,14 @@ static int close_unit(struct loader *l, struct ms *m, size_t g, bool has_cpu)
 			if (!err && has_cpu)
 				err = close_fn_unit(l, m);
 			break;
+		case CM_ONCPU:
+			if (has_offcpu && a->batch_items > 0 &&
+			    a->dur_ns > a->off_ns) {
+				err = add_value(l, m->model, m->stage, mt,
+						(a->dur_ns - a->off_ns) / a->batch_items,
+						a->t0, a->t1);
+			}
+			break;
 		}
 	}
 	acc_reset(a);
@@ -463,7 +486,7 @@ static int close_unit(struct loader *l, struct ms *m, size_t g, bool has_cpu)
 static int commit_window(struct loader *l)
 {
 	struct cmp_run *run = &l->c->runs[l->side][l->run];
-	bool has_cpu = run_has_cpu(l);
+	bool has_cpu = run_has_cpu(l), has_offcpu = run_has_offcpu(l);
 	size_t i, g, k;
 	int err = 0;
 
@@ -502,13 +525,52 @@ static int commit_window(struct loader *l)
 			a->count += m->win.count;
 			a->sum += m->win.sum;
 			a->cpu_ns += m->win.cpu_ns;
+			a->dur_ns += m->win.dur_ns;
+			a->batch_items += m->win.batch_items;
+			a->off_ns += m->win.off_ns;
 			for (k = 0; k < m->win.nitems && !err; k++)
 				err = acc_add_item(a, m->win.items[k]);
 			if (!err && a->count >= (__u64)l->groups[g])
-				err = close_unit(l, m, g, has_cpu);
+				err = close_unit(l, m, g, has_cpu, has_offcpu);
 		}
 	}
 	return err;
+}
+
+/*
+ * Off-CPU time of the window per model/stage, for "oncpu": a stage's time
+ * on the CPU is its time less what it spent switched out -- blocked or
+ * waiting for a core -- which is what a busy machine adds.  A thread that
+ * is switched out resumes in the stage it left, so every off-CPU interval
+ * lies inside one stage, charged to the innermost.  Not for the whole
+ * request: its begin may be an arrival time before any thread took it up
+ * (LOUPE_REQUEST_BEGIN_AT), time no thread was in.
+ */
+static int hold_offcpu(struct loader *l, const struct window *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->nsamples; i++) {
+		const struct trace_sample *s = &w->samples[i];
+		const char *model, *stage;
+		struct ms *m;
+
+		if ((s->kind != TRACE_SAMPLE_OFFCPU_BLOCKED &&
+		     s->kind != TRACE_SAMPLE_OFFCPU_RUNQ) ||
+		    s->model_id == TRACE_NO_ID)
+			continue;
+		if (s->stage_id == TRACE_NO_ID)
+			continue;
+		model = name_of(l, s->model_id);
+		stage = name_of(l, s->stage_id);
+		if (!model || !stage || !strcmp(model, "?") || !strcmp(stage, "?"))
+			continue;
+		m = ms_get(l, model, stage);
+		if (!m)
+			return -ENOMEM;
+		m->win.off_ns += s->value_ns;
+	}
+	return 0;
 }
 
 /* Holds window W back (its data copied) until the next one arrives. */
@@ -527,6 +589,9 @@ static int hold_window(struct loader *l, const struct window *w)
 		m->win.sum = 0;
 		m->win.nitems = 0;
 		m->win.cpu_ns = 0;
+		m->win.dur_ns = 0;
+		m->win.batch_items = 0;
+		m->win.off_ns = 0;
 		m->win_present = false;
 		m->nwin_fns = 0;
 		m->win_fn_total = 0;
@@ -588,8 +653,11 @@ static int hold_window(struct loader *l, const struct window *w)
 			if (!m)
 				return -ENOMEM;
 			err = acc_add_item(&m->win, (double)q->stages[j].dur_ns / q->batch);
+			m->win.dur_ns += (double)q->stages[j].dur_ns;
+			m->win.batch_items += q->batch;
 		}
 	}
+	err = err ? err : hold_offcpu(l, w);
 	/* on-CPU samples per model/stage and function */
 	for (i = 0; i < w->nsamples && !err; i++) {
 		const struct trace_sample *s = &w->samples[i];

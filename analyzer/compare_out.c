@@ -306,6 +306,36 @@ void cmp_json_header(FILE *f, const struct cmp *c)
 		c->paired ? "side_by_side" : "apart", c->nstrata);
 }
 
+/* The spread of each side's window values: "range": [[lo, hi], [lo, hi]],
+ * null for a side without any. */
+static void json_range(FILE *f, const struct cmp_entry *e)
+{
+	size_t s, i;
+
+	fputs(", \"range\": [", f);
+	for (s = 0; s < 2; s++) {
+		const struct cmp_series *v = &e->side[s];
+		double lo, hi;
+
+		fputs(s ? ", " : "", f);
+		if (!v->n) {
+			fputs("null", f);
+			continue;
+		}
+		lo = hi = v->v[0];
+		for (i = 1; i < v->n; i++) {
+			lo = v->v[i] < lo ? v->v[i] : lo;
+			hi = v->v[i] > hi ? v->v[i] : hi;
+		}
+		fputc('[', f);
+		json_num(f, lo);
+		fputs(", ", f);
+		json_num(f, hi);
+		fputc(']', f);
+	}
+	fputc(']', f);
+}
+
 void cmp_json_result(FILE *f, const struct cmp_result *r)
 {
 	const struct cmp_entry *e = r->e;
@@ -321,6 +351,7 @@ void cmp_json_result(FILE *f, const struct cmp_result *r)
 	json_num(f, r->median[0]);
 	fputs(", \"candidate\": ", f);
 	json_num(f, r->median[1]);
+	json_range(f, e);
 	if (!r->tested)
 		return;
 	fputs(", \"shift\": ", f);

@@ -30,6 +30,8 @@ enum cmp_metric {
 	CM_MEAN,		/* "mean" */
 	CM_ITEM,		/* "item": lower quartile of stage time / batch, ns */
 	CM_CPU,			/* "cpu": sampled on-CPU time per request, ns */
+	CM_ONCPU,		/* "oncpu": exact on-CPU time per batch item, ns:
+				 * stage time less its off-CPU time */
 	/* whole process */
 	CM_CPU_PER_REQUEST,	/* "cpu_per_request": task-clock / requests, ns */
 	CM_RSS,			/* "rss": resident bytes (anon + file + shmem) */
@@ -50,6 +52,9 @@ struct limit {
 	bool on;
 	double rel;		/* allowed growth, a fraction: 0.05 = +5 % */
 	double floor;		/* and the least absolute growth that counts */
+	double weight;		/* share of the error budget (weighted Holm),
+				 * relative to the others; in a rule 0 when
+				 * unsaid, from policy_limit() always > 0 */
 };
 
 /* Severity at or above which a finding new in the candidate fails. */

@@ -1113,34 +1113,43 @@ cleanup:
 	return err;
 }
 
-int stats_holm(const double *p, size_t n, double *adj)
+int stats_holm_weighted(const double *p, const double *w, size_t n,
+			double *adj)
 {
 	struct ranked *s = malloc((n ? n : 1) * sizeof(*s));
 	size_t i, m = 0;
-	double run = 0;
+	double run = 0, left = 0;
 
 	if (!s)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		adj[i] = NAN;
 		if (!isnan(p[i])) {
-			s[m].v = p[i];
+			/* ordered by p / w: the order in which they fall */
+			s[m].v = p[i] / (w ? w[i] : 1);
 			s[m].i = i;
+			left += w ? w[i] : 1;
 			m++;
 		}
 	}
 	qsort(s, m, sizeof(*s), cmp_ranked);
 	for (i = 0; i < m; i++) {
-		double v = (m - i) * s[i].v;
+		double v = left * s[i].v;
 
 		if (v > 1)
 			v = 1;
 		if (v > run)
 			run = v;
 		adj[s[i].i] = run;
+		left -= w ? w[s[i].i] : 1;
 	}
 	free(s);
 	return 0;
+}
+
+int stats_holm(const double *p, size_t n, double *adj)
+{
+	return stats_holm_weighted(p, NULL, n, adj);
 }
 
 double stats_ols_slope(const double *x, const double *y, size_t n, double *t)

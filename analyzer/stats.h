@@ -198,6 +198,16 @@ int stats_compare_paired(const struct stats_stratum *st, size_t ns,
  * (metrics not tested) are left NaN and not counted.  0 or -ENOMEM.
  */
 int stats_holm(const double *p, size_t n, double *adj);
+/*
+ * Weighted Holm (Holm 1979): hypothesis i gets the share W[i] / sum(W) of
+ * the error budget, so that metrics that can resolve small changes are not
+ * drowned by ones that cannot.  Step k rejects the remaining hypothesis
+ * with the least P / W when P <= alpha W / (the remaining weights); ADJ is
+ * the matching adjusted p.  Equal weights give stats_holm().  Weights must
+ * be > 0; W NULL: all 1.
+ */
+int stats_holm_weighted(const double *p, const double *w, size_t n,
+			double *adj);
 
 /* Standard normal upper tail P(Z > z). */
 double stats_norm_sf(double z);

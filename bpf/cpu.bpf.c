@@ -54,6 +54,7 @@ static __always_inline int dwarf_sample(struct prof_key *k, __u32 tid)
 		return 0;
 	}
 	ev->tid = tid;
+	ev->window = prof_window();
 	ev->kernel_stack_id = k->kernel_stack_id;
 	ev->model = k->model;
 	ev->stage = k->stage;

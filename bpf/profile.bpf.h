@@ -62,16 +62,41 @@ static __always_inline void read_stage(__u32 tid, struct prof_key *k)
 	k->stage = cur[1];
 }
 
+/*
+ * The recording's windows (start and length, CLOCK_MONOTONIC as the
+ * collector's): a CPU or off-CPU count carries the window it happened in,
+ * so that it lands in that window although the collector drains the map
+ * only when the window is written, AGG_GRACE_NS after its end.  Per-window
+ * comparisons (on-CPU time per stage in diff/gate) need the two to agree.
+ */
+const volatile __u64 win_start_ns;
+const volatile __u64 win_ns;
+
+static __always_inline __u32 prof_window(void)
+{
+	__u64 now;
+
+	if (!win_ns)
+		return 0;
+	now = bpf_ktime_get_ns();
+	return now > win_start_ns ? (now - win_start_ns) / win_ns : 0;
+}
+
 static __always_inline void prof_add(struct prof_key *k, __u64 count,
 				     __u64 value)
 {
 	struct prof_val *v, zero = {};
+	struct prof_key key = *k;
 
-	v = bpf_map_lookup_elem(&prof_counts, k);
+	/* Memory counts stay per drain: a live allocation is matched to its
+	 * free by key. */
+	key.window = k->kind < PROF_MEM_ALLOC ? prof_window() : 0;
+	key.pad = 0;
+	v = bpf_map_lookup_elem(&prof_counts, &key);
 	if (!v) {
 		/* EEXIST from a racing CPU is fine; full is a drop. */
-		bpf_map_update_elem(&prof_counts, k, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&prof_counts, k);
+		bpf_map_update_elem(&prof_counts, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&prof_counts, &key);
 		if (!v) {
 			prof_drop(PROF_DROP_MAP_FULL);
 			return;

@@ -552,3 +552,10 @@ struct trace_writer *aggregate_writer(struct aggregate *a)
 {
 	return a->w;
 }
+
+void aggregate_windows(const struct aggregate *a, __u64 *start_ns,
+		       __u64 *window_ns)
+{
+	*start_ns = a->start_ns;
+	*window_ns = a->window_ns;
+}

@@ -70,5 +70,8 @@ int aggregate_add_value(struct aggregate *a, __u32 model, __u32 stage,
 /* Writes names added since the last write (call before chunks using them). */
 int aggregate_write_names(struct aggregate *a);
 struct trace_writer *aggregate_writer(struct aggregate *a);
+/* Window I spans [START_NS + I * WINDOW_NS, START_NS + (I + 1) * WINDOW_NS). */
+void aggregate_windows(const struct aggregate *a, __u64 *start_ns,
+		       __u64 *window_ns);
 
 #endif

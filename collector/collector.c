@@ -36,6 +36,8 @@ struct attached {
 	char *path;
 };
 
+#define CTR_SNAPS 16
+
 struct collector {
 	struct collector_opts o;
 	struct latency_bpf *skel;
@@ -55,6 +57,12 @@ struct collector {
 	bool mem_unloadable;		/* the uprobe programs failed to load */
 	const char *bad_probe;
 	__u64 task_clock_ns;
+	/* Counters read as each window ends (not when it is written, a grace
+	 * period later), so that a window's task-clock matches its requests:
+	 * the reading of window i is in ctr_snap[i % CTR_SNAPS]. */
+	struct trace_counters ctr_snap[CTR_SNAPS];
+	bool ctr_snap_ok[CTR_SNAPS];
+	__u64 ctr_next;			/* the window whose end comes next */
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
 	struct attached *objs;
@@ -223,7 +231,13 @@ static int collector_window(void *arg, __u64 index)
 	/* No rescan for new threads: the counters are inherited, so threads
 	 * that counted threads create are already in their totals. */
 	if (!err && c->ctrs) {
-		err = counters_read(c->ctrs, &tc);
+		if (c->ctr_snap_ok[index % CTR_SNAPS] &&
+		    c->ctr_snap[index % CTR_SNAPS].window == index) {
+			tc = c->ctr_snap[index % CTR_SNAPS];
+			c->ctr_snap_ok[index % CTR_SNAPS] = false;
+		} else {
+			err = counters_read(c->ctrs, &tc);
+		}
 		tc.window = index;
 		c->task_clock_ns += tc.v[TRACE_CTR_TASK_CLOCK_NS];
 		if (!err)
@@ -434,6 +448,10 @@ int collector_start(struct collector *c)
 		if (!err)
 			err = aggregate_config(c->agg, start, "@cpu.callgraph",
 					       cpu_profile_mode_name(c->prof));
+		/* every switch is counted: 'oncpu' in diff/gate relies on it */
+		if (!err)
+			err = aggregate_config(c->agg, start, "@offcpu",
+					       c->o.offcpu ? "1" : "0");
 		if (err)
 			return err;
 	}
@@ -557,9 +575,50 @@ int collector_rescan(struct collector *c)
 	return added;
 }
 
+/* Milliseconds until the end of the window the counters wait for. */
+static int ms_to_window_end(struct collector *c, int timeout_ms)
+{
+	__u64 start, len, end, now;
+
+	if (!c->agg || !c->ctrs)
+		return timeout_ms;
+	aggregate_windows(c->agg, &start, &len);
+	end = start + (c->ctr_next + 1) * len;
+	now = mono_ns();
+	if (now >= end)
+		return 0;
+	if ((end - now) / 1000000 + 1 < (__u64)timeout_ms)
+		return (int)((end - now) / 1000000 + 1);
+	return timeout_ms;
+}
+
+/* Reads the counters once the window they wait for has ended. */
+static int snapshot_counters(struct collector *c)
+{
+	__u64 start, len, now = mono_ns();
+	struct trace_counters *tc;
+	int err;
+
+	if (!c->agg || !c->ctrs)
+		return 0;
+	aggregate_windows(c->agg, &start, &len);
+	if (now < start + (c->ctr_next + 1) * len)
+		return 0;
+	/* The last window that ended; any skipped are read when written. */
+	c->ctr_next = (now - start) / len - 1;
+	tc = &c->ctr_snap[c->ctr_next % CTR_SNAPS];
+	err = counters_read(c->ctrs, tc);
+	if (err)
+		return err;
+	tc->window = c->ctr_next;
+	c->ctr_snap_ok[c->ctr_next % CTR_SNAPS] = true;
+	c->ctr_next++;
+	return 0;
+}
+
 int collector_poll(struct collector *c, int timeout_ms)
 {
-	int err = ring_buffer__poll(c->rb, timeout_ms);
+	int err = ring_buffer__poll(c->rb, ms_to_window_end(c, timeout_ms));
 
 	/* BPF wakes us only when the buffer fills: read what is there. */
 	if (err >= 0)
@@ -568,6 +627,8 @@ int collector_poll(struct collector *c, int timeout_ms)
 		err = cpu_profile_poll(c->prof);
 	if (err >= 0 && c->flat)
 		err = funclat_poll(c->flat);
+	if (err >= 0)
+		err = snapshot_counters(c);
 	if (err < 0 && err != -EINTR)
 		return err;
 	if (c->err)

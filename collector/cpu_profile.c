@@ -30,10 +30,6 @@
 #define MAX_IPS 256		/* kernel + user frames of one sample */
 #define KERNEL_BIT (1ull << 63)	/* frame cache key: kernel address */
 
-struct pending {		/* one (stack, model, stage, kind) this window */
-	struct trace_sample s;
-};
-
 struct cpu_profile {
 	struct cpu_profile_opts o;
 	struct aggregate *agg;
@@ -199,24 +195,33 @@ static int intern_stack(struct cpu_profile *p, const __u64 *kips, int nk,
 	return u64map_put(&p->stack_ids, h, ts->id);
 }
 
-static int pending_add(struct cpu_profile *p, __u32 stack, __u64 model_ptr,
-		       __u64 stage_ptr, __u32 kind, __u64 count, __u64 value)
+/* The key of a pending sample: what it is, and the window it is for. */
+static __u64 pending_key(const struct trace_sample *s)
 {
-	struct trace_sample *s;
-	__u32 model, stage, idx;
-	__u64 key[4];
+	__u64 key[5] = { s->stack_id, s->model_id, s->stage_id, s->kind, s->window };
+
+	return u64map_hash(key, 5);
+}
+
+/*
+ * Counts for the trace's next SAMPLES chunks.  WINDOW is the window they
+ * happened in when known (DWARF samples), else 0: due at the next write.
+ */
+static int pending_add(struct cpu_profile *p, __u64 window, __u32 stack,
+		       __u64 model_ptr, __u64 stage_ptr, __u32 kind,
+		       __u64 count, __u64 value)
+{
+	struct trace_sample *s, k = { .window = window, .stack_id = stack,
+				      .kind = kind };
+	__u32 idx;
 	int err;
 
-	err = aggregate_ptr_name(p->agg, model_ptr, &model);
+	err = aggregate_ptr_name(p->agg, model_ptr, &k.model_id);
 	if (!err)
-		err = aggregate_ptr_name(p->agg, stage_ptr, &stage);
+		err = aggregate_ptr_name(p->agg, stage_ptr, &k.stage_id);
 	if (err)
 		return err;
-	key[0] = stack;
-	key[1] = model;
-	key[2] = stage;
-	key[3] = kind;
-	if (!u64map_get(&p->pending_idx, u64map_hash(key, 4), &idx)) {
+	if (!u64map_get(&p->pending_idx, pending_key(&k), &idx)) {
 		p->pending[idx].count += count;
 		p->pending[idx].value_ns += value;
 		return 0;
@@ -226,14 +231,42 @@ static int pending_add(struct cpu_profile *p, __u32 stack, __u64 model_ptr,
 	if (err)
 		return err;
 	s = &p->pending[p->npending];
-	memset(s, 0, sizeof(*s));
-	s->stack_id = stack;
-	s->model_id = model;
-	s->stage_id = stage;
-	s->kind = kind;
+	*s = k;
 	s->count = count;
 	s->value_ns = value;
-	return u64map_put(&p->pending_idx, u64map_hash(key, 4), p->npending++);
+	return u64map_put(&p->pending_idx, pending_key(s), p->npending++);
+}
+
+/*
+ * Writes the pending counts of windows up to INDEX as INDEX's, and keeps
+ * those of later windows (DWARF samples read before their window is
+ * written) for their own.
+ */
+static int pending_write(struct cpu_profile *p, __u64 index)
+{
+	struct trace_writer *w = aggregate_writer(p->agg);
+	struct trace_sample t;
+	size_t i, due = 0;
+	int err = 0;
+
+	/* due ones to the front */
+	for (i = 0; i < p->npending; i++) {
+		if (p->pending[i].window > index)
+			continue;
+		t = p->pending[i];
+		p->pending[i] = p->pending[due];
+		p->pending[due] = t;
+		p->pending[due++].window = index;
+	}
+	if (due)
+		err = trace_writer_samples(w, p->pending, due);
+	memmove(p->pending, p->pending + due,
+		(p->npending - due) * sizeof(*p->pending));
+	p->npending -= due;
+	u64map_clear(&p->pending_idx);
+	for (i = 0; i < p->npending && !err; i++)
+		err = u64map_put(&p->pending_idx, pending_key(&p->pending[i]), i);
+	return err;
 }
 
 /* Reads one stack of the kernel's stack map; returns the depth. */
@@ -280,8 +313,8 @@ static int handle_dwarf(void *ctx, void *data, size_t size)
 	p->samples++;
 	err = intern_stack(p, kips, nk, uips, nu, &stack);
 	if (!err)
-		err = pending_add(p, stack, ev->model, ev->stage, PROF_CPU, 1,
-				  p->period_ns);
+		err = pending_add(p, ev->window, stack, ev->model, ev->stage,
+				  PROF_CPU, 1, p->period_ns);
 	if (err)
 		p->err = err;
 	return 0;
@@ -343,7 +376,9 @@ int cpu_profile_poll(struct cpu_profile *p)
 
 /* ---- window: drain the kernel's counts ---- */
 
-static int drain_counts(struct cpu_profile *p)
+/* Drains the counts of windows up to INDEX; later ones stay for their own
+ * window (a CPU or off-CPU count carries its window, see profile.bpf.h). */
+static int drain_counts(struct cpu_profile *p, __u64 index)
 {
 	int fd = bpf_map__fd(p->cpu->maps.prof_counts);
 	int sfd = bpf_map__fd(p->cpu->maps.stacks);
@@ -367,6 +402,8 @@ static int drain_counts(struct cpu_profile *p)
 		keys[n++] = key;
 	}
 	for (i = 0; i < n && !err; i++) {
+		if (keys[i].window > index)
+			continue;
 		/* Lookup and delete back to back: increments in between
 		 * are the only ones lost. */
 		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &val) &&
@@ -386,7 +423,7 @@ static int drain_counts(struct cpu_profile *p)
 		err = intern_stack(p, kips, nk, top ? uips : uips + 1,
 				   nu + !!top, &stack);
 		if (!err)
-			err = pending_add(p, stack, keys[i].model, keys[i].stage,
+			err = pending_add(p, 0, stack, keys[i].model, keys[i].stage,
 					  keys[i].kind, val.count, val.value_ns);
 		/* A live allocation keeps its stack id until its free:
 		 * those slots stay (allocation sites are few). */
@@ -397,6 +434,15 @@ static int drain_counts(struct cpu_profile *p)
 		if (keys[i].user_stack_id >= 0)
 			u64map_put(used, keys[i].user_stack_id, 0);
 	}
+	/* ... but not the stacks of counts left for a later window */
+	for (i = 0; i < n && !err; i++) {
+		if (keys[i].window <= index)
+			continue;
+		if (keys[i].kernel_stack_id >= 0)
+			err = u64map_put(used, keys[i].kernel_stack_id, 1);
+		if (!err && keys[i].user_stack_id >= 0)
+			err = u64map_put(used, keys[i].user_stack_id, 1);
+	}
 	/*
 	 * Free the stack slots we resolved, so the map does not fill up.  An
 	 * off-CPU episode still open may hold one of these ids; it then
@@ -404,7 +450,7 @@ static int drain_counts(struct cpu_profile *p)
 	 * the same stack), which beats a stack map that fills for good.
 	 */
 	for (i = 0; i < used->cap; i++) {
-		if (used->keys[i] == U64MAP_EMPTY)
+		if (used->keys[i] == U64MAP_EMPTY || used->vals[i])
 			continue;
 		dummy = (__u32)used->keys[i];
 		bpf_map_delete_elem(sfd, &dummy);
@@ -428,23 +474,19 @@ int cpu_profile_window(void *arg, __u64 index)
 	cpu_profile_poll(p);
 	if (p->err)
 		return p->err;
-	err = drain_counts(p);
-	for (i = 0; !err && i < p->npending; i++)
-		p->pending[i].window = index;
+	err = drain_counts(p, index);
 	if (!err)
 		err = aggregate_write_names(p->agg);
 	if (!err && p->nnew_frames)
 		err = trace_writer_frames(w, p->new_frames, p->nnew_frames);
 	if (!err && p->nnew_stacks)
 		err = trace_writer_stacks(w, p->new_stacks, p->nnew_stacks);
-	if (!err && p->npending)
-		err = trace_writer_samples(w, p->pending, p->npending);
+	if (!err)
+		err = pending_write(p, index);
 	for (i = 0; i < p->nnew_stacks; i++)
 		free(p->new_stacks[i].frames);
 	p->nnew_stacks = 0;
 	p->nnew_frames = 0;
-	p->npending = 0;
-	u64map_clear(&p->pending_idx);
 	p->lost = bpf_percpu_sum(bpf_map__fd(p->cpu->maps.prof_drops),
 				  PROF_DROP_NKINDS, PROF_DROP_NKINDS);
 	return err;
@@ -557,6 +599,7 @@ struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
 {
 	struct cpu_profile *p = calloc(1, sizeof(*p));
 	struct bpf_link *l;
+	__u64 win_start, win_ns;
 	int err;
 
 	if (!p)
@@ -571,7 +614,10 @@ struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
 		err = -errno;
 		goto fail;
 	}
+	aggregate_windows(agg, &win_start, &win_ns);
 	p->cpu->rodata->target_tgid = o->pid;
+	p->cpu->rodata->win_start_ns = win_start;
+	p->cpu->rodata->win_ns = win_ns;
 	p->cpu->rodata->period_ns = p->period_ns;
 	p->cpu->rodata->dwarf_mode = p->dwarf;
 	if (!p->dwarf)
@@ -607,6 +653,8 @@ struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
 			goto fail;
 		}
 		p->off->rodata->target_tgid = o->pid;
+		p->off->rodata->win_start_ns = win_start;
+		p->off->rodata->win_ns = win_ns;
 		err = bpf_map__reuse_fd(p->off->maps.thread_ctx, o->thread_ctx_fd);
 		if (!err)
 			err = bpf_map__reuse_fd(p->off->maps.stacks,

@@ -25,6 +25,9 @@ struct prof_key {
 				 * 1 + the enum mem_fn the stack returned from
 				 * (its first frame is the caller's, the
 				 * collector puts the allocator back on top) */
+	__u32 window;		/* CPU and off-CPU: the recording's window
+				 * when it happened (set by prof_add) */
+	__u32 pad;
 };
 
 struct prof_val {
@@ -46,7 +49,7 @@ struct prof_dwarf_event {
 	__u32 tid;
 	__u32 stack_len;	/* valid bytes in stack[] */
 	__s32 kernel_stack_id;
-	__u32 pad;
+	__u32 window;		/* the recording's window (profile.bpf.h) */
 	__u64 model, stage;
 	__u64 ip, sp, bp, bx, r12, r13, r14, r15;
 	__u8 stack[PROF_DWARF_STACK];

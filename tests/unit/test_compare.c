@@ -50,9 +50,13 @@ static int teardown(void **state)
  * times TOP_FACTOR; per-request spread +-10 % (the same pattern in every
  * trace), a machine "load" that slows every window by up to 20 % (shared
  * by traces recorded at the same time), and CMDLINE as the target.
+ * PREEMPT > 0: top_mlp also waits for a CPU, up to PREEMPT times its work
+ * (varying by window, recorded as run-queue time, as loupe record's
+ * off-CPU probe does).
  */
-static void write_trace(const char *path, __u64 start, double top_factor,
-			const char *cmdline)
+static void write_trace_preempted(const char *path, __u64 start,
+				  double top_factor, double preempt,
+				  const char *cmdline)
 {
 	struct trace_writer *w = trace_writer_new(path);
 	struct trace_meta m = {
@@ -61,6 +65,7 @@ static void write_trace(const char *path, __u64 start, double top_factor,
 		.start_mono_ns = start, .window_ns = SYNTH_WINDOW_NS,
 	};
 	struct trace_name names[SYN_NNAMES];
+	struct trace_config offcpu = { start, "@offcpu", "1" };
 	struct trace_request r[PER_WIN];
 	struct synth s = { 0 };
 	struct trace_end e;
@@ -71,6 +76,8 @@ static void write_trace(const char *path, __u64 start, double top_factor,
 		names[i] = (struct trace_name){ i, synth_names[i] };
 	assert_int_equal(trace_writer_meta(w, &m), 0);
 	assert_int_equal(trace_writer_names(w, names, SYN_NNAMES), 0);
+	if (preempt > 0)
+		assert_int_equal(trace_writer_config(w, &offcpu, 1), 0);
 	s.w = w;
 	for (i = 0; i < NWIN; i++) {
 		__u64 ws = start + i * SYNTH_WINDOW_NS;
@@ -80,11 +87,19 @@ static void write_trace(const char *path, __u64 start, double top_factor,
 			.index = i, .start_ns = ws, .end_ns = ws + SYNTH_WINDOW_NS,
 			.requests = PER_WIN,
 		};
+		/* run-queue wait inside top_mlp: differs window to window */
+		double wait = preempt * ((i * 5) % 7) / 6.0;
+		struct trace_sample off = { i, TRACE_NO_ID, SYN_MODEL_A, SYN_TOP,
+					    TRACE_SAMPLE_OFFCPU_RUNQ, 0, 0 };
 
 		for (k = 0; k < PER_WIN; k++) {
 			double spread = 0.9 + 0.2 * ((k * 37) % PER_WIN) / PER_WIN;
 			__u32 emb = (__u32)(1000000 * load * spread);
-			__u32 top = (__u32)(200000 * load * spread * top_factor);
+			__u32 work = (__u32)(200000 * load * spread * top_factor);
+			__u32 top = work + (__u32)(work * wait);
+
+			off.count++;
+			off.value_ns += top - work;
 
 			memset(&r[k], 0, sizeof(r[k]));
 			r[k].req_id = i * PER_WIN + k;
@@ -100,6 +115,8 @@ static void write_trace(const char *path, __u64 start, double top_factor,
 			synth_add(&s, SYN_MODEL_A, SYN_REQUEST, emb + top + 50000, 1);
 		}
 		assert_int_equal(trace_writer_requests(w, r, PER_WIN), 0);
+		if (preempt > 0)
+			assert_int_equal(trace_writer_samples(w, &off, 1), 0);
 		tw.nhists = s.n;
 		tw.hists = s.e;
 		assert_int_equal(trace_writer_window(w, &tw), 0);
@@ -110,6 +127,12 @@ static void write_trace(const char *path, __u64 start, double top_factor,
 				0, TRACE_END_TARGET_EXIT, 0 };
 	assert_int_equal(trace_writer_end(w, &e), 0);
 	assert_int_equal(trace_writer_close(w), 0);
+}
+
+static void write_trace(const char *path, __u64 start, double top_factor,
+			const char *cmdline)
+{
+	write_trace_preempted(path, start, top_factor, 0, cmdline);
 }
 
 static void load(struct cmp *c, const struct policy *pol, char *a, char *b)
@@ -179,6 +202,54 @@ static void test_side_by_side(void **state)
 	policy_release(&pol);
 }
 
+/*
+ * "oncpu": the stage's time less its off-CPU time, per batch item.  The
+ * candidate's top_mlp waits for a CPU up to 40 % of its work, more in some
+ * windows than others: its wall time grows, its time on the CPU does not;
+ * and when its work does grow by 3 %, oncpu says +3 % however long it
+ * waited.
+ */
+static void test_oncpu(void **state)
+{
+	struct policy pol;
+	struct cmp c;
+	struct cmp_result r;
+
+	(void)state;
+	write_trace_preempted(path_a, SYNTH_START_NS, 1.0, 0.01, "ranker");
+	write_trace_preempted(path_b, SYNTH_START_NS, 1.0, 0.4, "ranker");
+	assert_int_equal(policy_init(&pol), 0);
+	load(&c, &pol, path_a, path_b);
+	r = compare(&c, "top_mlp", CM_P50);
+	assert_true(r.st.rel > 0.1);
+	r = compare(&c, "top_mlp", CM_ONCPU);
+	assert_true(r.tested);
+	assert_float_equal(r.st.rel, 0, 0.002);
+	/* 200 us x load x spread per request of 100 items */
+	assert_true(r.median[0] > 2000 && r.median[0] < 2500);
+	/* no off-CPU time recorded in embedding: oncpu is its whole time */
+	r = compare(&c, "embedding", CM_ONCPU);
+	assert_float_equal(r.st.rel, 0, 0.002);
+	cmp_release(&c);
+
+	write_trace_preempted(path_b, SYNTH_START_NS, 1.03, 0.4, "ranker");
+	load(&c, &pol, path_a, path_b);
+	r = compare(&c, "top_mlp", CM_ONCPU);
+	print_message("top_mlp oncpu, +3%% work, preempted: %+.2f%% [%+.2f, %+.2f], p %.2g\n",
+		      100 * r.st.rel, 100 * r.st.ci.lo, 100 * r.st.ci.hi,
+		      r.st.mw.p_greater);
+	assert_float_equal(r.st.rel, 0.03, 0.003);
+	assert_true(r.st.mw.p_greater < 1e-4);
+	cmp_release(&c);
+
+	/* a trace without off-CPU recording has no oncpu */
+	write_trace(path_b, SYNTH_START_NS, 1.0, "ranker");
+	load(&c, &pol, path_b, path_b);
+	assert_null(cmp_find(&c, "ctr_small", "top_mlp", CM_ONCPU));
+	cmp_release(&c);
+	policy_release(&pol);
+}
+
 /* The same traces, one started long after the other: apart, and each
  * side's load pattern no longer cancels. */
 static void test_apart_and_errors(void **state)
@@ -224,6 +295,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_side_by_side, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apart_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oncpu, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

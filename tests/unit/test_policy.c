@@ -103,6 +103,33 @@ static void test_rules_most_specific_wins(void **state)
 	policy_release(&p);
 }
 
+/* Weights: the defaults favour the measures of work; a line that gives
+ * none keeps the one of the less specific line it overrides. */
+static void test_weights(void **state)
+{
+	struct policy p;
+	struct limit l;
+
+	(void)state;
+	assert_int_equal(policy_init(&p), 0);
+	assert_float_equal(policy_limit(&p, "m", "s", CM_ITEM).weight, 3, 0);
+	assert_float_equal(policy_limit(&p, "m", "s", CM_P99).weight, 0.5, 0);
+	assert_float_equal(policy_limit(&p, "m", "s", CM_P50).weight, 1, 0);
+	assert_float_equal(policy_limit(&p, NULL, NULL, CM_CPU_PER_REQUEST).weight, 3, 0);
+	assert_int_equal(policy_parse_line(&p, "top_mlp/item = +1%", 1, NULL, 0), 0);
+	l = policy_limit(&p, "m", "top_mlp", CM_ITEM);
+	assert_float_equal(l.rel, 0.01, 1e-12);
+	assert_float_equal(l.weight, 3, 0);
+	assert_int_equal(policy_parse_line(&p, "m/top_mlp/item = +1% weight=0.25", 2, NULL, 0), 0);
+	assert_float_equal(policy_limit(&p, "m", "top_mlp", CM_ITEM).weight, 0.25, 0);
+	assert_float_equal(policy_limit(&p, "n", "top_mlp", CM_ITEM).weight, 3, 0);
+	assert_int_equal(policy_parse_line(&p, "p50 = 1ms weight=2", 3, NULL, 0), 0);
+	l = policy_limit(&p, "m", "s", CM_P50);
+	assert_float_equal(l.floor, 1e6, 0);
+	assert_float_equal(l.weight, 2, 0);
+	policy_release(&p);
+}
+
 static void test_settings(void **state)
 {
 	struct policy p;
@@ -154,6 +181,11 @@ static void test_bad_lines(void **state)
 	expect_bad("rss = 20us", "bad limit");		/* time for bytes */
 	expect_bad("p99 =", "bad limit");
 	expect_bad("top_mlp/cpu_per_request = +3%", "whole-process metric");
+	expect_bad("item = +2% weight=0", "bad limit");
+	expect_bad("item = +2% weight=-1", "bad limit");
+	expect_bad("item = +2% weight=x", "bad limit");
+	expect_bad("item = +2% weight=1 weight=2", "bad limit");
+	expect_bad("item = weight=2", "bad limit");	/* no limit */
 	expect_bad("alpha = 2", "bad value '2' for alpha");
 	expect_bad("min_windows = 1", "bad value");
 	expect_bad("min_runs_apart = 0", "bad value");
@@ -254,6 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_rules_most_specific_wins),
+		cmocka_unit_test(test_weights),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_load_file),

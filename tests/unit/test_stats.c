@@ -268,6 +268,34 @@ static void test_holm(void **state)
 	assert_float_equal(adj[4], 0.02, 1e-12);
 }
 
+/*
+ * Weighted Holm by hand: p / w orders them 0.004, 0.01, 0.015, 0.04 and
+ * the weights left are 4.5, 4, 3, 1: adjusted 0.018, 0.04, 0.045, then
+ * max(0.045, 0.04).  Equal weights are plain Holm (R's values above).
+ */
+static void test_holm_weighted(void **state)
+{
+	static const double p[] = { 0.01, 0.04, NAN, 0.03, 0.002 };
+	static const double w[] = { 1, 1, 7, 2, 0.5 };
+	static const double ones[] = { 1, 1, 1, 1, 1 };
+	static const double q[] = { 0.01, 0.04, NAN, 0.03, 0.005 };
+	double adj[5], plain[5];
+	int i;
+
+	(void)state;
+	assert_int_equal(stats_holm_weighted(p, w, 5, adj), 0);
+	assert_float_equal(adj[4], 0.018, 1e-12);
+	assert_float_equal(adj[0], 0.04, 1e-12);
+	assert_float_equal(adj[3], 0.045, 1e-12);
+	assert_float_equal(adj[1], 0.045, 1e-12);
+	assert_true(isnan(adj[2]));
+	assert_int_equal(stats_holm_weighted(q, ones, 5, adj), 0);
+	assert_int_equal(stats_holm(q, 5, plain), 0);
+	for (i = 0; i < 5; i++)
+		if (!isnan(plain[i]))
+			assert_float_equal(adj[i], plain[i], 1e-12);
+}
+
 /* AR(1) series of N values, coefficient PHI, unit innovations, plus OFF. */
 static void ar1(double *v, size_t n, double phi, double off)
 {
@@ -646,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_mw_normal_large),
 		cmocka_unit_test(test_hodges_lehmann_and_median),
 		cmocka_unit_test(test_holm),
+		cmocka_unit_test(test_holm_weighted),
 		cmocka_unit_test(test_variance_factor_calibration),
 		cmocka_unit_test(test_variance_factor_runs),
 		cmocka_unit_test(test_bootstrap),
