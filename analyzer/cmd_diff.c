@@ -145,7 +145,8 @@ static int print_text(const struct cmp *c, const struct cmp_result *r, size_t n)
 
 	cmp_print_header(stdout, c, "loupe diff: ");
 	printf("\nmedian over windows; change: Hodges-Lehmann shift, %.0f%% CI, "
-	       "Mann-Whitney p\n", 100 * c->pol->confidence);
+	       "%s p\n", 100 * c->pol->confidence,
+	       c->paired ? "signed-rank" : "Mann-Whitney");
 	printf("%-21s %-7s %8s %8s %7s %-15s %s\n", "WHERE", "METRIC", "BASE", "CAND",
 	       "CHANGE", "CI", "P");
 	for (i = 0; i < n; i++)

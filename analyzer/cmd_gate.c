@@ -40,7 +40,7 @@ const char gate_help[] =
 	"\n"
 	"  --policy FILE    limits and settings (docs/ci.md); default: p50 and\n"
 	"                   p99 +5%, item +2%, CPU per request +3%, RSS +10%,\n"
-	"                   any new leak, alpha 0.05, 10 windows a side\n"
+	"                   any new leak, alpha 0.01, 10 windows a side\n"
 	"  --junit FILE     JUnit XML: one test case per gated metric\n"
 	"  --markdown FILE  the verdict as a pull-request comment\n"
 	"  --json           machine-readable verdict on stdout (docs/ci.md)\n"
@@ -293,11 +293,18 @@ static void summary_line(const struct gate *g, char *buf, size_t len)
 		const struct row *worst = NULL;
 		char where[64] = "", ch[16] = "";
 
-		/* the largest relative growth names where to look first */
+		/*
+		 * The clearest regression (least adjusted p) names where to
+		 * look first, not the largest: a slower stage can stretch a
+		 * noisy neighbour more than itself (the CPU it shares is busier),
+		 * with far weaker evidence.
+		 */
 		for (i = 0; i < g->nrows; i++) {
 			const struct row *w = &g->rows[i];
 
-			if (w->st == ST_FAIL && (!worst || w->r->st.rel > worst->r->st.rel))
+			if (w->st == ST_FAIL && (!worst || w->p_adj < worst->p_adj ||
+						 (w->p_adj == worst->p_adj &&
+						  w->r->st.rel > worst->r->st.rel)))
 				worst = w;
 		}
 		if (worst) {
@@ -307,7 +314,7 @@ static void summary_line(const struct gate *g, char *buf, size_t len)
 		snprintf(buf, len, "%zu regression%s (%zu of %zu gated metrics%s%s)%s%s%s%s%s%s",
 			 n, n == 1 ? "" : "s", g->nfail, g->ngated,
 			 g->nleaks ? ", a new leak" : "",
-			 g->nnewf ? ", new findings" : "", worst ? "; largest: " : "",
+			 g->nnewf ? ", new findings" : "", worst ? "; clearest: " : "",
 			 where, worst ? " " : "",
 			 worst ? cmp_metric_name(worst->r->e->metric) : "",
 			 worst ? " " : "", ch);

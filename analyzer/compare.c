@@ -537,40 +537,21 @@ static int commit_window(struct loader *l)
 	return err;
 }
 
-/*
- * Off-CPU time of the window per model/stage, for "oncpu": a stage's time
- * on the CPU is its time less what it spent switched out -- blocked or
- * waiting for a core -- which is what a busy machine adds.  A thread that
- * is switched out resumes in the stage it left, so every off-CPU interval
- * lies inside one stage, charged to the innermost.  Not for the whole
- * request: its begin may be an arrival time before any thread took it up
- * (LOUPE_REQUEST_BEGIN_AT), time no thread was in.
- */
-static int hold_offcpu(struct loader *l, const struct window *w)
+/* The model/stage of sample S: *OUT, or NULL when it names none known. */
+static int sample_ms(struct loader *l, const struct trace_sample *s,
+		     struct ms **out)
 {
-	size_t i;
+	const char *model, *stage;
 
-	for (i = 0; i < w->nsamples; i++) {
-		const struct trace_sample *s = &w->samples[i];
-		const char *model, *stage;
-		struct ms *m;
-
-		if ((s->kind != TRACE_SAMPLE_OFFCPU_BLOCKED &&
-		     s->kind != TRACE_SAMPLE_OFFCPU_RUNQ) ||
-		    s->model_id == TRACE_NO_ID)
-			continue;
-		if (s->stage_id == TRACE_NO_ID)
-			continue;
-		model = name_of(l, s->model_id);
-		stage = name_of(l, s->stage_id);
-		if (!model || !stage || !strcmp(model, "?") || !strcmp(stage, "?"))
-			continue;
-		m = ms_get(l, model, stage);
-		if (!m)
-			return -ENOMEM;
-		m->win.off_ns += s->value_ns;
-	}
-	return 0;
+	*out = NULL;
+	if (s->model_id == TRACE_NO_ID || s->stage_id == TRACE_NO_ID)
+		return 0;
+	model = name_of(l, s->model_id);
+	stage = name_of(l, s->stage_id);
+	if (!model || !stage || !strcmp(model, "?") || !strcmp(stage, "?"))
+		return 0;
+	*out = ms_get(l, model, stage);
+	return *out ? 0 : -ENOMEM;
 }
 
 /* Holds window W back (its data copied) until the next one arrives. */
@@ -657,29 +638,39 @@ static int hold_window(struct loader *l, const struct window *w)
 			m->win.batch_items += q->batch;
 		}
 	}
-	err = err ? err : hold_offcpu(l, w);
-	/* on-CPU samples per model/stage and function */
+	/*
+	 * Samples per model/stage: on-CPU ones (and their functions), and
+	 * off-CPU time, for "oncpu": a stage's time on the CPU is its time
+	 * less what it spent switched out -- blocked or waiting for a core
+	 * -- which is what a busy machine adds.  A thread that is switched
+	 * out resumes in the stage it left, so every off-CPU interval lies
+	 * inside one stage, charged to the innermost.  Not for the whole
+	 * request: its begin may be an arrival time before any thread took
+	 * it up (LOUPE_REQUEST_BEGIN_AT), time no thread was in.
+	 */
 	for (i = 0; i < w->nsamples && !err; i++) {
 		const struct trace_sample *s = &w->samples[i];
-		const char *model, *stage, *fn;
+		const char *fn;
 		struct ms *m;
-		__u32 fi;
 
-		if (s->kind != TRACE_SAMPLE_CPU || s->model_id == TRACE_NO_ID ||
-		    s->stage_id == TRACE_NO_ID)
+		if (s->kind != TRACE_SAMPLE_CPU &&
+		    s->kind != TRACE_SAMPLE_OFFCPU_BLOCKED &&
+		    s->kind != TRACE_SAMPLE_OFFCPU_RUNQ)
 			continue;
-		model = name_of(l, s->model_id);
-		stage = name_of(l, s->stage_id);
-		if (!model || !stage || !strcmp(model, "?") || !strcmp(stage, "?"))
+		err = sample_ms(l, s, &m);
+		if (err || !m)
 			continue;
-		m = ms_get(l, model, stage);
+		if (s->kind != TRACE_SAMPLE_CPU) {
+			m->win.off_ns += s->value_ns;
+			continue;
+		}
 		fn = stack_function(l, s->stack_id);
-		if (!m || !fn)
+		if (!fn)
 			return -ENOMEM;
-		fi = string_index(l->c, fn);
 		m->win.cpu_ns += s->value_ns;
 		m->win_fn_total += s->count;
-		err = fn_add(&m->win_fns, &m->nwin_fns, &m->win_fns_cap, fi, s->count);
+		err = fn_add(&m->win_fns, &m->nwin_fns, &m->win_fns_cap,
+			     string_index(l->c, fn), s->count);
 	}
 	return err;
 }

@@ -61,7 +61,7 @@ n=$(jq '[.metrics[] | select(.status=="fail" and .stage=="top_mlp")] | length' "
 worst=$(jq -r '[.metrics[] | select(.status=="fail" and .stage != null and .stage != "request")]
 	| max_by(.change) | .stage' "$T/out")
 assert_eq "A/B stage that grew most" "$worst" top_mlp
-jqf .summary "$T/out" | grep -q "largest: .*/top_mlp" || fail "summary does not name top_mlp: $(jqf .summary "$T/out")"
+jqf .summary "$T/out" | grep -q "clearest: .*/top_mlp" || fail "summary does not name top_mlp: $(jqf .summary "$T/out")"
 fns=$(jq -r '[.metrics[] | select(.status=="fail" and .stage=="top_mlp") | .functions[]?.function] | unique | join(" ")' "$T/out")
 echo "$fns" | grep -Eq 'spin_ns|slow_stage_burn' || fail "A/B: moved functions '$fns' lack the burner"
 jq -e '[.metrics[] | select(.status=="fail")][0] | .p_adjusted < 0.05 and .change > 0.05 and .cliffs_delta > 0' \

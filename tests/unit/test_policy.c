@@ -25,7 +25,7 @@ static void test_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(policy_init(&p), 0);
-	assert_float_equal(p.alpha, 0.05, 0);
+	assert_float_equal(p.alpha, 0.01, 0);
 	assert_float_equal(p.confidence, 0.95, 0);
 	assert_int_equal(p.min_windows, 10);
 	assert_int_equal(p.min_runs_apart, 2);
@@ -136,7 +136,7 @@ static void test_settings(void **state)
 
 	(void)state;
 	assert_int_equal(policy_init(&p), 0);
-	assert_int_equal(policy_parse_line(&p, "alpha = 0.01", 1, NULL, 0), 0);
+	assert_int_equal(policy_parse_line(&p, "alpha = 0.02", 1, NULL, 0), 0);
 	assert_int_equal(policy_parse_line(&p, "confidence=0.9", 1, NULL, 0), 0);
 	assert_int_equal(policy_parse_line(&p, "min_windows = 25", 1, NULL, 0), 0);
 	assert_int_equal(policy_parse_line(&p, "warmup = 500ms", 1, NULL, 0), 0);
@@ -144,7 +144,7 @@ static void test_settings(void **state)
 	assert_int_equal(policy_parse_line(&p, "findings = critical", 1, NULL, 0), 0);
 	assert_int_equal(policy_parse_line(&p, "min_runs_apart = 1", 1, NULL, 0), 0);
 	assert_int_equal(p.min_runs_apart, 1);
-	assert_float_equal(p.alpha, 0.01, 0);
+	assert_float_equal(p.alpha, 0.02, 0);
 	assert_float_equal(p.confidence, 0.9, 0);
 	assert_int_equal(p.min_windows, 25);
 	assert_float_equal(p.warmup_s, 0.5, 1e-12);
