@@ -286,6 +286,21 @@ static void inconclusive_line(const struct gate *g, char *buf, size_t len)
 		 g->pol.min_requests[CM_P50], g->pol.min_requests[CM_P99]);
 }
 
+/* Whether failure A names where to look better than B (NULL: none). */
+static bool clearer(const struct row *a, const struct row *b)
+{
+	bool a_stage = a->r->e->model, b_stage;
+
+	if (!b)
+		return true;
+	b_stage = b->r->e->model;
+	if (a_stage != b_stage)
+		return a_stage;
+	if (a->p_adj != b->p_adj)
+		return a->p_adj < b->p_adj;
+	return a->r->st.rel > b->r->st.rel;
+}
+
 static void summary_line(const struct gate *g, char *buf, size_t len)
 {
 	if (g->verdict == 1) {
@@ -294,19 +309,15 @@ static void summary_line(const struct gate *g, char *buf, size_t len)
 		char where[64] = "", ch[16] = "";
 
 		/*
-		 * The clearest regression (least adjusted p) names where to
-		 * look first, not the largest: a slower stage can stretch a
-		 * noisy neighbour more than itself (the CPU it shares is busier),
-		 * with far weaker evidence.
+		 * The clearest regression of a stage (least adjusted p) names
+		 * where to look first, not the largest: a slower stage can
+		 * stretch a noisy neighbour more than itself (the CPU it
+		 * shares is busier), with far weaker evidence.  A process-wide
+		 * metric only when no stage failed: it says less about where.
 		 */
-		for (i = 0; i < g->nrows; i++) {
-			const struct row *w = &g->rows[i];
-
-			if (w->st == ST_FAIL && (!worst || w->p_adj < worst->p_adj ||
-						 (w->p_adj == worst->p_adj &&
-						  w->r->st.rel > worst->r->st.rel)))
-				worst = w;
-		}
+		for (i = 0; i < g->nrows; i++)
+			if (g->rows[i].st == ST_FAIL && clearer(&g->rows[i], worst))
+				worst = &g->rows[i];
 		if (worst) {
 			cmp_fmt_where(where, sizeof(where), worst->r->e);
 			cmp_fmt_rel(ch, sizeof(ch), worst->r->st.rel);
