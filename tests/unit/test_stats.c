@@ -644,6 +644,71 @@ static void test_compare_paired(void **state)
 	assert_int_equal(stats_compare_paired(st, SLOTS, 0, 0.95, 1, &c), -EINVAL);
 }
 
+/*
+ * The paired test's false positives under true nulls shaped like the
+ * gate's A/A data: 3 slots of 15 window pairs, log ratios with 1.5 % noise
+ * per pair, serially correlated inside a slot (AR(1), phi 0.3), and
+ * SLOT_SD of a per-slot offset (two processes of one binary differ a
+ * little).  Counts p_greater below 0.01 and 0.05, and "fails": below 0.01
+ * with the estimate beyond a +2 % limit, as the gate requires.
+ */
+static void paired_nulls(double slot_sd, int trials, int *r01, int *r05,
+			 int *fails)
+{
+	enum { SLOTS = 3, W = 15 };
+	double a[SLOTS * W], b[SLOTS * W];
+	size_t len[SLOTS] = { W, W, W };
+	struct stats_stratum st[SLOTS];
+	struct stats_cmp c;
+	int t, i, j;
+
+	*r01 = *r05 = *fails = 0;
+	for (t = 0; t < trials; t++) {
+		for (j = 0; j < SLOTS; j++) {
+			double slot = slot_sd * rng_normal(), e = 0;
+
+			for (i = 0; i < W; i++) {
+				double now = 0.1 * rng_normal();
+
+				e = 0.3 * e + 0.015 * sqrt(1 - 0.09) * rng_normal();
+				a[j * W + i] = exp(now);
+				b[j * W + i] = exp(now + slot + e);
+			}
+			st[j].a = (struct stats_side){ a + j * W, &len[j], 1 };
+			st[j].b = (struct stats_side){ b + j * W, &len[j], 1 };
+		}
+		assert_int_equal(stats_compare_paired(st, SLOTS, 0, 0.95, t, &c), 0);
+		*r01 += c.mw.p_greater < 0.01;
+		*r05 += c.mw.p_greater < 0.05;
+		*fails += c.mw.p_greater < 0.01 && c.rel >= 0.02;
+	}
+}
+
+/*
+ * Without offsets between processes the test holds its level.  With them
+ * (SD 0.5 % of the ratio per slot) three slots measure the spread poorly
+ * and it rejects about 3x too often at 0.01 -- measured, documented in
+ * docs/ci.md -- but the estimate stays far under a +2 % limit, so the
+ * gate does not fail on it.  Bounds here guard against it getting worse.
+ */
+static void test_compare_paired_null(void **state)
+{
+	int r01, r05, fails, trials = 4000;
+
+	(void)state;
+	paired_nulls(0, trials, &r01, &r05, &fails);
+	print_message("paired nulls, no offsets: p < 0.01 in %.2f%%, < 0.05 in %.2f%%\n",
+		      100.0 * r01 / trials, 100.0 * r05 / trials);
+	assert_true(r01 < 0.02 * trials);
+	assert_true(r05 < 0.07 * trials);
+	paired_nulls(0.005, trials, &r01, &r05, &fails);
+	print_message("paired nulls, 0.5%% offsets: p < 0.01 in %.2f%%, < 0.05 in %.2f%%; beyond +2%% too: %d\n",
+		      100.0 * r01 / trials, 100.0 * r05 / trials, fails);
+	assert_true(r01 < 0.05 * trials);
+	assert_true(r05 < 0.10 * trials);
+	assert_true(fails <= 0.001 * trials);
+}
+
 static void test_ols_slope(void **state)
 {
 	double x[10], y[10], t, s;
@@ -683,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_signed_rank_hollander_wolfe),
 		cmocka_unit_test(test_signed_rank_exact_and_ties),
 		cmocka_unit_test(test_compare_paired),
+		cmocka_unit_test(test_compare_paired_null),
 		cmocka_unit_test(test_ols_slope),
 	};
 
