@@ -306,6 +306,16 @@ void cmp_json_header(FILE *f, const struct cmp *c)
 		c->paired ? "side_by_side" : "apart", c->nstrata);
 }
 
+/* "[LO, HI]" */
+static void json_pair(FILE *f, double lo, double hi)
+{
+	fputc('[', f);
+	json_num(f, lo);
+	fputs(", ", f);
+	json_num(f, hi);
+	fputc(']', f);
+}
+
 /* The spread of each side's window values: "range": [[lo, hi], [lo, hi]],
  * null for a side without any. */
 static void json_range(FILE *f, const struct cmp_entry *e)
@@ -327,11 +337,7 @@ static void json_range(FILE *f, const struct cmp_entry *e)
 			lo = v->v[i] < lo ? v->v[i] : lo;
 			hi = v->v[i] > hi ? v->v[i] : hi;
 		}
-		fputc('[', f);
-		json_num(f, lo);
-		fputs(", ", f);
-		json_num(f, hi);
-		fputc(']', f);
+		json_pair(f, lo, hi);
 	}
 	fputc(']', f);
 }
@@ -358,15 +364,11 @@ void cmp_json_result(FILE *f, const struct cmp_result *r)
 	json_num(f, r->st.shift);
 	fputs(", \"change\": ", f);
 	json_num(f, r->st.rel);
-	fputs(", \"ci\": [", f);
-	json_num(f, r->st.ci.lo);
-	fputs(", ", f);
-	json_num(f, r->st.ci.hi);
-	fputs("], \"ci_shift\": [", f);
-	json_num(f, r->st.ci.abs_lo);
-	fputs(", ", f);
-	json_num(f, r->st.ci.abs_hi);
-	fputs("], \"p_two\": ", f);
+	fputs(", \"ci\": ", f);
+	json_pair(f, r->st.ci.lo, r->st.ci.hi);
+	fputs(", \"ci_shift\": ", f);
+	json_pair(f, r->st.ci.abs_lo, r->st.ci.abs_hi);
+	fputs(", \"p_two\": ", f);
 	json_num(f, r->st.mw.p_two);
 	fputs(", \"p_greater\": ", f);
 	json_num(f, r->st.mw.p_greater);

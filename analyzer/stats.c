@@ -324,15 +324,58 @@ size_t stats_side_count(const struct stats_side *s)
 	return n;
 }
 
+/*
+ * One run of ranks centred on its own mean: adds its lag-1 cross products
+ * to *NUM, its squares to *DEN and its lag-1 pairs to *PAIRS.  Returns
+ * the run's mean.
+ */
+static double run_lag1(const double *rank, size_t len, double *num,
+		       double *den, size_t *pairs)
+{
+	double m = 0;
+	size_t t;
+
+	for (t = 0; t < len; t++)
+		m += rank[t];
+	m = len ? m / len : 0;
+	for (t = 0; t < len; t++) {
+		double c = rank[t] - m;
+
+		*den += c * c;
+		if (t + 1 < len) {
+			*num += c * (rank[t + 1] - m);
+			++*pairs;
+		}
+	}
+	return m;
+}
+
+/*
+ * The lag-1 autocorrelation from run_lag1()'s sums over runs of mean
+ * length MEAN_LEN, 0 with fewer than 5 pairs.  The estimate from short
+ * series centred on their own mean is biased low by about (1 + 4 rho) / m
+ * (Marriott and Pope, 1954): added back, then clamped to [0, 0.8].
+ */
+static double lag1_rho(double num, double den, size_t pairs, double mean_len)
+{
+	double rho;
+
+	if (pairs < 5 || den <= 0)
+		return 0;
+	rho = num / den;
+	rho += (1 + 4 * rho) / mean_len;
+	return rho < 0 ? 0 : rho > 0.8 ? 0.8 : rho;
+}
+
 double stats_variance_factor(const struct stats_side *a,
 			     const struct stats_side *b, double *rho_out,
 			     double *icc_out)
 {
 	const struct stats_side *side[2] = { a, b };
 	size_t na = stats_side_count(a), nb = stats_side_count(b);
-	size_t n = na + nb, s, i, t, off, pairs = 0, runs = 0;
-	double *v, *rank, ties, num = 0, den = 0, rho = 0, icc = 0;
-	double ssb = 0, ssw = 0, dfb = 0, dfw = 0, sum_n2 = 0, nsum = 0;
+	size_t n = na + nb, s, i, off, pairs = 0, runs = 0;
+	double *v, *rank, ties, num = 0, den = 0, rho, icc = 0;
+	double ssb = 0, dfb = 0, dfw = 0, sum_n2 = 0, nsum = 0;
 	double factor;
 
 	if (rho_out)
@@ -364,21 +407,8 @@ double stats_variance_factor(const struct stats_side *a,
 		side_mean /= side_n ? side_n : 1;
 		for (i = 0; i < sd->nruns; i++) {
 			size_t len = sd->run_len[i];
-			double m = 0;
+			double m = run_lag1(rank + off, len, &num, &den, &pairs);
 
-			for (t = 0; t < len; t++)
-				m += rank[off + t];
-			m = len ? m / len : 0;
-			for (t = 0; t < len; t++) {
-				double c = rank[off + t] - m;
-
-				den += c * c;
-				ssw += c * c;
-				if (t + 1 < len) {
-					num += c * (rank[off + t + 1] - m);
-					pairs++;
-				}
-			}
 			ssb += len * (m - side_mean) * (m - side_mean);
 			side_sum_n2 += (double)len * len;
 			off += len;
@@ -396,19 +426,10 @@ double stats_variance_factor(const struct stats_side *a,
 		}
 	}
 	free(v);
-	if (pairs >= 5 && den > 0) {
-		/* The lag-1 estimate from short series centred on their own
-		 * mean is biased low by about (1 + 4 rho) / m (Marriott and
-		 * Pope, 1954); add it back. */
-		rho = num / den;
-		rho += (1 + 4 * rho) / ((double)n / runs);
-		if (rho < 0)
-			rho = 0;
-		if (rho > 0.8)
-			rho = 0.8;
-	}
+	rho = lag1_rho(num, den, pairs, (double)n / runs);
 	if (dfb > 0 && dfw > 0) {
-		double msb = ssb / dfb, msw = ssw / dfw, n0 = sum_n2 / nsum;
+		/* within-run sum of squares: the centred lag-0 sum */
+		double msb = ssb / dfb, msw = den / dfw, n0 = sum_n2 / nsum;
 
 		if (msb + (n0 - 1) * msw > 0)
 			icc = (msb - msw) / (msb + (n0 - 1) * msw);
@@ -882,7 +903,7 @@ double stats_serial_factor(const double *v, const size_t *run_len,
 			   size_t nruns, double *rho_out)
 {
 	struct stats_side one = { v, run_len, nruns };
-	size_t n = stats_side_count(&one), r, t, off = 0, pairs = 0;
+	size_t n = stats_side_count(&one), r, off = 0, pairs = 0;
 	double *rank, ties, num = 0, den = 0, rho = 0;
 
 	if (rho_out)
@@ -895,29 +916,11 @@ double stats_serial_factor(const double *v, const size_t *run_len,
 		return 1;
 	}
 	for (r = 0; r < nruns; r++) {
-		size_t len = run_len[r];
-		double m = 0;
-
-		for (t = 0; t < len; t++)
-			m += rank[off + t];
-		m = len ? m / len : 0;
-		for (t = 0; t < len; t++) {
-			double c = rank[off + t] - m;
-
-			den += c * c;
-			if (t + 1 < len) {
-				num += c * (rank[off + t + 1] - m);
-				pairs++;
-			}
-		}
-		off += len;
+		run_lag1(rank + off, run_len[r], &num, &den, &pairs);
+		off += run_len[r];
 	}
 	free(rank);
-	if (pairs >= 5 && den > 0) {
-		rho = num / den;
-		rho += (1 + 4 * rho) / ((double)n / nruns);
-		rho = rho < 0 ? 0 : rho > 0.8 ? 0.8 : rho;
-	}
+	rho = lag1_rho(num, den, pairs, (double)n / nruns);
 	if (rho_out)
 		*rho_out = rho;
 	return (1 + rho) / (1 - rho);
