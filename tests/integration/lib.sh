@@ -35,12 +35,15 @@ jqf() {
 	printf '%s\n' "$v"
 }
 
-# assert_near NAME GOT WANT TOLERANCE_FRACTION [ABS_FLOOR]
+# assert_near NAME GOT WANT TOLERANCE_FRACTION [ABS_FLOOR]: |GOT - WANT| <=
+# max(WANT * TOLERANCE_FRACTION, ABS_FLOOR)
 assert_near() {
-	awk -v g="$2" -v w="$3" -v t="$4" -v f="${5:-0}" 'BEGIN {
-		d = g - w; if (d < 0) d = -d; lim = w * t; if (lim < f) lim = f;
-		exit !(d <= lim) }' || fail "$1: got $2, want $3 +- $4 (floor ${5:-0})"
-	echo "ok: $1 = $2 (want $3 +- $4)"
+	local lim
+	lim=$(awk -v w="$3" -v t="$4" -v f="${5:-0}" 'BEGIN {
+		lim = w * t; if (lim < 0) lim = -lim; if (lim < f) lim = f; printf "%.15g", lim }')
+	awk -v g="$2" -v w="$3" -v l="$lim" 'BEGIN {
+		d = g - w; if (d < 0) d = -d; exit !(d <= l) }' || fail "$1: got $2, want $3 +- $lim"
+	echo "ok: $1 = $2 (want $3 +- $lim)"
 }
 
 assert_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; echo "ok: $1 = $2"; }
