@@ -216,7 +216,7 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 	const struct trace_frame *fr;
 	struct mem_site_view *v = NULL;
 	bool per_req = false;
-	size_t nw = 0, i, n, nsites = 0;
+	size_t nw = 0, i, j, n, nsites = 0;
 
 	fprintf(f, "\"mem\": {\"mode\": ");
 	/* Traces from before the mode was written were all the shim's. */
@@ -250,9 +250,12 @@ void mem_report_json(FILE *f, const struct trace_summary *s)
 		fprintf(f, ", \"file\": ");
 		json_str(f, fr && fr->file_id != TRACE_NO_ID ? summary_name(s, fr->file_id) : NULL);
 		fprintf(f, ", \"line\": %u, \"bytes_per_request\": %.0f, \"bytes_per_second\": %.0f, "
-			   "\"t\": %.1f, \"windows\": %zu}",
+			   "\"t\": %.1f, \"windows\": %zu, \"outstanding_by_window\": [",
 			fr ? fr->line : 0, per_req ? v[i].slope : 0.0,
 			v[i].per_second, v[i].t > 1e6 ? 1e6 : v[i].t, nw);
+		for (j = 0; v[i].by_window && j < nw; j++)
+			fprintf(f, "%s%.0f", j ? ", " : "", v[i].by_window[j]);
+		fprintf(f, "]}");
 	}
 	fprintf(f, "],\n    \"rss\": [");
 	for (i = 0; i < p->nrss; i++)

@@ -91,7 +91,7 @@ static void analyze_site(struct mem_site_view *v, const double *req,
 	v->leak = nw >= from + MEM_MIN_JUDGED && v->slope > 0 && v->t > 5 &&
 		  v->t_late > 3 && v->slope_late > 0.5 * v->slope &&
 		  out[nw - 1] - out[from] > 65536;
-	free(out);
+	v->by_window = out;
 }
 
 static int by_outstanding(const void *a, const void *b)
@@ -139,6 +139,7 @@ void mem_sites_free(struct mem_site_view *v, size_t n)
 	for (i = 0; v && i < n; i++) {
 		free(v[i].m.alloc);
 		free(v[i].m.freed);
+		free(v[i].by_window);
 	}
 	free(v);
 }

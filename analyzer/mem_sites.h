@@ -33,6 +33,7 @@ struct mem_site_view {
 	double slope, t;	/* bytes per x after warm-up, its t statistic */
 	double slope_late, t_late; /* the same over the late half */
 	double per_second;
+	double *by_window;	/* outstanding bytes at each window's end */
 	bool leak;
 };
 

@@ -64,10 +64,12 @@ static __always_inline void read_stage(__u32 tid, struct prof_key *k)
 
 /*
  * The recording's windows (start and length, CLOCK_MONOTONIC as the
- * collector's): a CPU or off-CPU count carries the window it happened in,
- * so that it lands in that window although the collector drains the map
- * only when the window is written, AGG_GRACE_NS after its end.  Per-window
- * comparisons (on-CPU time per stage in diff/gate) need the two to agree.
+ * collector's): a count carries the window it happened in, so that it
+ * lands in that window although the collector drains the map only when the
+ * window is written, AGG_GRACE_NS after its end.  Per-window comparisons
+ * (on-CPU time per stage in diff/gate) need the two to agree, and so does a
+ * leak's curve: drained late, a window's allocations were written as the
+ * previous window's.
  */
 const volatile __u64 win_start_ns;
 const volatile __u64 win_ns;
@@ -88,9 +90,8 @@ static __always_inline void prof_add(struct prof_key *k, __u64 count,
 	struct prof_val *v, zero = {};
 	struct prof_key key = *k;
 
-	/* Memory counts stay per drain: a live allocation is matched to its
-	 * free by key. */
-	key.window = k->kind < PROF_MEM_ALLOC ? prof_window() : 0;
+	/* A free counts in its own window, against its allocation's site. */
+	key.window = prof_window();
 	key.pad = 0;
 	v = bpf_map_lookup_elem(&prof_counts, &key);
 	if (!v) {

@@ -328,6 +328,7 @@ static int mem_uprobe_load(struct collector *c)
 	mo.pid = c->o.pid;
 	mo.thread_ctx_fd = bpf_map__fd(c->skel->maps.thread_ctx);
 	cpu_profile_maps(c->prof, &mo.stacks_fd, &mo.counts_fd, &mo.drops_fd);
+	aggregate_windows(c->agg, &mo.win_start_ns, &mo.win_ns);
 	c->memu = mem_uprobe_new(&mo);
 	if (c->memu)
 		return 0;

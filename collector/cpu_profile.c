@@ -423,7 +423,8 @@ static int drain_counts(struct cpu_profile *p, __u64 index)
 		err = intern_stack(p, kips, nk, top ? uips : uips + 1,
 				   nu + !!top, &stack);
 		if (!err)
-			err = pending_add(p, 0, stack, keys[i].model, keys[i].stage,
+			err = pending_add(p, keys[i].window, stack,
+					  keys[i].model, keys[i].stage,
 					  keys[i].kind, val.count, val.value_ns);
 		/* A live allocation keeps its stack id until its free:
 		 * those slots stay (allocation sites are few). */
@@ -689,6 +690,8 @@ struct cpu_profile *cpu_profile_new(const struct cpu_profile_opts *o,
 			goto fail;
 		}
 		p->mem->rodata->target_tgid = o->pid;
+		p->mem->rodata->win_start_ns = win_start;
+		p->mem->rodata->win_ns = win_ns;
 		err = bpf_map__reuse_fd(p->mem->maps.thread_ctx, o->thread_ctx_fd);
 		if (!err)
 			err = bpf_map__reuse_fd(p->mem->maps.stacks,

@@ -548,6 +548,8 @@ static int load(struct mem_uprobe *m)
 	s->rodata->target_tgid = m->o.pid;
 	s->rodata->calib_tgid = getpid();
 	s->rodata->mean_bytes = m->o.mean_bytes;
+	s->rodata->win_start_ns = m->o.win_start_ns;
+	s->rodata->win_ns = m->o.win_ns;
 	bpf_program__set_autoload(s->progs.on_alloc_session, m->session);
 	bpf_program__set_autoload(s->progs.on_alloc_entry, !m->session);
 	bpf_program__set_autoload(s->progs.on_alloc_return, !m->session);

@@ -20,6 +20,8 @@ struct mem_uprobe_opts {
 	__u64 mean_bytes;	/* 0: $LOUPE_ALLOC_SAMPLE_BYTES, else 512 KiB */
 	/* The CPU profile's maps (cpu_profile_maps()). */
 	int stacks_fd, counts_fd, drops_fd, thread_ctx_fd;
+	/* The recording's windows (aggregate_windows()): counts carry theirs */
+	__u64 win_start_ns, win_ns;
 };
 
 struct mem_uprobe_info {

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The exact on-CPU time of a stage ("oncpu" in diff/gate): its time less its
-# off-CPU time, window by window; and CPU samples in their own windows.  The naps fixture sleeps 2 ms or 30 ms per
-# request in alternate 700 ms phases; with 200 ms windows (shorter than the
-# recorder's 250 ms grace before it writes a window) a sleep charged to the
-# window being written rather than to the one it happened in would leave
-# whole milliseconds of a window's naps "on the CPU".
+# off-CPU time, window by window; and CPU samples in their own windows.  The
+# naps fixture sleeps 2 ms or 30 ms per request in alternate 700 ms phases;
+# with 200 ms windows (the recorder writes one 100 ms after its end) a sleep
+# charged to the window being written rather than to the one it happened in
+# would leave whole milliseconds of a window's naps "on the CPU".
 source "$(dirname "$0")/lib.sh"
 require_root
 NAPS=$PWD/$OUT/progs/naps

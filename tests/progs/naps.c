@@ -6,13 +6,28 @@
  * between SHORT_MS and LONG_MS every PHASE_MS: a recorder that charged
  * off-CPU time to the wrong window would see a window's naps paid with
  * another phase's sleep.  The truth: "nap" is on the CPU for almost none
- * of its time, "work" for all of it.
- * Usage: naps SECONDS [WORK_US SHORT_MS LONG_MS PHASE_MS]
+ * of its time, "work" for all of it.  With LEAK_BYTES, "work" also leaks
+ * one malloc of that size per request: the same bytes per request in
+ * every window, however many requests the phase serves.
+ * Usage: naps SECONDS [WORK_US SHORT_MS LONG_MS PHASE_MS [LEAK_BYTES]]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <loupe/probe.h>
+
+static void **leaked;
+
+/* A list, so that nothing frees it and the compiler cannot drop it. */
+static __attribute__((noinline)) void leak(size_t bytes)
+{
+	void **p = malloc(bytes > sizeof(*p) ? bytes : sizeof(*p));
+
+	if (!p)
+		return;
+	*p = leaked;
+	leaked = p;
+}
 
 static __attribute__((noinline)) void spin_us(unsigned long us)
 {
@@ -25,11 +40,12 @@ static __attribute__((noinline)) void spin_us(unsigned long us)
 int main(int argc, char **argv)
 {
 	unsigned long work_us = 1000, short_ms = 2, long_ms = 30, phase_ms = 700;
+	size_t leak_bytes = argc > 6 ? strtoul(argv[6], NULL, 10) : 0;
 	__u64 start, end, now;
 	unsigned long i = 0;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: naps SECONDS [WORK_US SHORT_MS LONG_MS PHASE_MS]\n");
+		fprintf(stderr, "usage: naps SECONDS [WORK_US SHORT_MS LONG_MS PHASE_MS [LEAK_BYTES]]\n");
 		return 2;
 	}
 	if (argc > 5) {
@@ -50,6 +66,8 @@ int main(int argc, char **argv)
 
 		LOUPE_REQUEST_BEGIN(i, "m_nap", 1);
 		LOUPE_STAGE_BEGIN("work");
+		if (leak_bytes)
+			leak(leak_bytes);
 		spin_us(work_us);
 		LOUPE_STAGE_END("work");
 		LOUPE_STAGE_BEGIN("nap");
