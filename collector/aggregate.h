@@ -3,10 +3,10 @@
  * Aggregation of request records into windows, and the trace output.
  *
  * Records are binned by their end time into windows of window_ns starting at
- * start_ns.  A window is written once the clock is AGG_GRACE_NS (or half the
- * window, if less) past its end (the instrumented threads hand records over
- * at most ~10 ms late); a record for a window already written counts as
- * late and goes into the open one.  Names and config are written before the first chunk using them.
+ * start_ns.  A window is written once the clock is agg_grace_ns() past its
+ * end (the instrumented threads hand records over at most ~10 ms late); a
+ * record for a window already written counts as late and goes into the open
+ * one.  Names and config are written before the first chunk using them.
  */
 #ifndef LOUPE_AGGREGATE_H
 #define LOUPE_AGGREGATE_H
