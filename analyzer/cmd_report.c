@@ -332,13 +332,16 @@ static void print_json(const char *path, const struct trace_summary *s,
 
 		printf("%s\n    {\"index\": %llu, \"start_ns\": %llu, \"duration_ns\": %llu, "
 		       "\"requests\": %llu, \"errors\": %llu, \"dropped\": %llu, "
-		       "\"late\": %llu, \"throughput_rps\": %.3f}",
+		       "\"late\": %llu, \"throughput_rps\": %.3f, \"p50_ns\": %llu, "
+		       "\"p99_ns\": %llu, \"max_ns\": %llu}",
 		       i ? "," : "", (unsigned long long)w->index,
 		       (unsigned long long)(w->start_ns - s->meta.start_mono_ns),
 		       (unsigned long long)len, (unsigned long long)w->requests,
 		       (unsigned long long)w->errors, (unsigned long long)w->dropped,
 		       (unsigned long long)w->late,
-		       len ? w->requests * 1e9 / len : 0.0);
+		       len ? w->requests * 1e9 / len : 0.0,
+		       (unsigned long long)w->p50_ns, (unsigned long long)w->p99_ns,
+		       (unsigned long long)w->max_ns);
 	}
 	printf("%s],\n", s->nwindows ? "\n  " : "");
 	if (cpu) {

@@ -49,6 +49,7 @@ static int set_config(struct trace_summary *s, const char *key,
 static int add_window(struct trace_summary *s, const struct trace_window *w)
 {
 	struct summary_window *sw;
+	struct hist req;
 	__u32 i;
 	size_t j;
 
@@ -65,6 +66,7 @@ static int add_window(struct trace_summary *s, const struct trace_window *w)
 	s->requests += w->requests;
 	s->errors += w->errors;
 	s->dropped += w->dropped;
+	hist_init(&req);
 	for (i = 0; i < w->nhists; i++) {
 		const struct trace_hist_entry *e = &w->hists[i];
 
@@ -84,8 +86,12 @@ static int add_window(struct trace_summary *s, const struct trace_window *w)
 		hist_merge(&s->entries[j].h, e->hist);
 		if (e->stage_id < s->nnames && s->names[e->stage_id] &&
 		    !strcmp(s->names[e->stage_id], "request"))
-			hist_merge(&s->overall, e->hist);
+			hist_merge(&req, e->hist);
 	}
+	hist_merge(&s->overall, &req);
+	sw->p50_ns = hist_quantile(&req, 0.50);
+	sw->p99_ns = hist_quantile(&req, 0.99);
+	sw->max_ns = req.count ? req.max : 0;
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct summary_entry {
 
 struct summary_window {
 	__u64 index, start_ns, end_ns, requests, errors, dropped, late;
+	__u64 p50_ns, p99_ns, max_ns;	/* whole requests, all models */
 };
 
 struct summary_kv {

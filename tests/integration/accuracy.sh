@@ -3,7 +3,8 @@
 # On the real ranker under Poisson load, loupe's whole-request p50 and p99
 # agree with the ranker's own ground truth within 2 % or one histogram
 # bucket (whichever is larger), per model and overall, and request counts
-# are equal when nothing was dropped.  Twice: the ranker ending by itself,
+# are equal when nothing was dropped; the per-window latency series is
+# consistent with the whole.  Twice: the ranker ending by itself,
 # and stopped by loupe's -d (SIGTERM, drain, exit).
 source "$(dirname "$0")/lib.sh"
 require_root
@@ -22,6 +23,12 @@ compare() { # trace ground-truth-json
 	assert_eq "requests (all)" "$(jqf '.overall.count' "$T/r.json")" "$(jqf .requests "$gt")"
 	check_quantile "p50 (all)" "$(jqf .overall.p50_ns "$T/r.json")" "$(jqf .p50_ns "$gt")"
 	check_quantile "p99 (all)" "$(jqf .overall.p99_ns "$T/r.json")" "$(jqf .p99_ns "$gt")"
+	# the latency time series: each window's requests, ordered quantiles,
+	# and the slowest request of the run in one of them
+	assert_eq "windows' max = overall max" "$(jqf '[.windows[].max_ns] | max' "$T/r.json")" \
+		"$(jqf .overall.max_ns "$T/r.json")"
+	assert_eq "windows with requests and no latency, or disordered" \
+		"$(jqf '[.windows[] | select(.requests > 0 and (.p50_ns <= 0 or .p50_ns > .p99_ns or .p99_ns > .max_ns))] | length' "$T/r.json")" 0
 	for m in ctr_small cvr_large; do
 		sel=".entries[] | select(.model==\"$m\" and .stage==\"request\")"
 		gsel=".models[] | select(.model==\"$m\")"

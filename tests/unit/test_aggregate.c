@@ -120,6 +120,12 @@ static void test_windows_late_stale_errors(void **state)
 	assert_int_equal(s.windows[1].late, 1);
 	assert_int_equal(s.windows[1].dropped, 2);
 	assert_int_equal(s.windows[1].end_ns, START + WIN + WIN / 2);
+	/* Window 0's latency: 2, 4 and 8 ms requests (the error is out). */
+	assert_int_equal(s.windows[0].max_ns, 8000000 - 1000);
+	assert_in_range(s.windows[0].p50_ns, 3800000, 4200000);
+	assert_in_range(s.windows[0].p99_ns, 7600000, 8000000);
+	/* Window 1: a 1 ms request and the late 3 ms one. */
+	assert_int_equal(s.windows[1].max_ns, 3000000 - 1000);
 	assert_int_equal(s.requests, 6);
 	assert_int_equal(s.errors, 1);
 
