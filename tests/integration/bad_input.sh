@@ -66,8 +66,11 @@ size=$(stat -c %s "$T/good.lpt")
 head -c $((size - 7)) "$T/good.lpt" >"$T/cut.lpt"
 expect 1 "did not end cleanly \(truncated\); recovered" "$LOUPE" report "$T/cut.lpt"
 grep -q "m_test" "$T/out" || fail "truncated file: report lost the recovered data"
-# one corrupt byte in the middle
+# one corrupt byte in the middle: its bits flipped (a fixed value would
+# change nothing when the byte already has it)
 cp "$T/good.lpt" "$T/bad.lpt"
-printf '\xff' | dd of="$T/bad.lpt" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+byte=$(od -An -tu1 -j $((size / 2)) -N 1 "$T/good.lpt" | tr -d ' ')
+printf "\\$(printf '%03o' $((255 - byte)))" | dd of="$T/bad.lpt" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+cmp -s "$T/good.lpt" "$T/bad.lpt" && fail "the corrupt copy is the same as the original"
 expect 1 "damaged|did not end cleanly" "$LOUPE" report "$T/bad.lpt"
 echo pass
