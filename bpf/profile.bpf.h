@@ -66,7 +66,7 @@ static __always_inline void read_stage(__u32 tid, struct prof_key *k)
  * The recording's windows (start and length, CLOCK_MONOTONIC as the
  * collector's): a count carries the window it happened in, so that it
  * lands in that window although the collector drains the map only when the
- * window is written, agg_grace_ns() after its end.  Per-window comparisons
+ * window is written, AGG_GRACE_NS after its end.  Per-window comparisons
  * (on-CPU time per stage in diff/gate) need the two to agree, and so does a
  * leak's curve: drained late, a window's allocations were written as the
  * previous window's.

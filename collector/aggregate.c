@@ -35,7 +35,6 @@ struct kv {
 struct aggregate {
 	struct trace_writer *w;
 	__u64 start_ns, window_ns;
-	__u64 grace_ns;		/* agg_grace_ns(window_ns) */
 	agg_resolve_fn resolve;
 	void *resolve_arg;
 
@@ -138,7 +137,6 @@ struct aggregate *aggregate_new(struct trace_writer *w, __u64 start_ns,
 	a->w = w;
 	a->start_ns = start_ns;
 	a->window_ns = window_ns;
-	a->grace_ns = agg_grace_ns(window_ns);
 	a->resolve = resolve;
 	a->resolve_arg = resolve_arg;
 	a->win[1].index = 1;
@@ -460,7 +458,7 @@ int aggregate_tick(struct aggregate *a, __u64 now_ns, __u64 dropped)
 	int err;
 
 	while (now_ns >= a->start_ns + (a->win[0].index + 1) * a->window_ns +
-				 a->grace_ns) {
+				 AGG_GRACE_NS) {
 		err = close_window(a, a->start_ns + (a->win[0].index + 1) *
 						     a->window_ns,
 				   dropped);

@@ -3,8 +3,8 @@
  * Aggregation of request records into windows, and the trace output.
  *
  * Records are binned by their end time into windows of window_ns starting at
- * start_ns.  A window is written once the clock is agg_grace_ns() past its
- * end (the instrumented threads hand records over at most ~10 ms late); a
+ * start_ns.  A window is written once the clock is AGG_GRACE_NS past its end
+ * (the instrumented threads hand records over at most ~10 ms late); a
  * record for a window already written counts as late and goes into the open
  * one.  Names and config are written before the first chunk using them.
  */
@@ -18,13 +18,6 @@
 #include "collector/trace_writer.h"
 
 #define AGG_GRACE_NS 250000000ull
-
-/* Two windows are open at a time, so a shorter window waits half its
- * length: no record can then end two windows after the one still open. */
-static inline __u64 agg_grace_ns(__u64 window_ns)
-{
-	return AGG_GRACE_NS < window_ns / 2 ? AGG_GRACE_NS : window_ns / 2;
-}
 
 /* Fills BUF with the string at PTR in the target; returns 0 or -errno. */
 typedef int (*agg_resolve_fn)(void *arg, __u64 ptr, char *buf, size_t len);
@@ -49,7 +42,7 @@ int aggregate_config(struct aggregate *a, __u64 ts_ns, const char *key,
 		     const char *value);
 int aggregate_records(struct aggregate *a, const struct loupe_req_rec *v,
 		      size_t n);
-/* Writes every window whose grace ended by NOW_NS; DROPPED is
+/* Writes every window that ended AGG_GRACE_NS before NOW_NS; DROPPED is
  * the kernel's running total of lost events. */
 int aggregate_tick(struct aggregate *a, __u64 now_ns, __u64 dropped);
 /* From now on records ending at or after STOP_NS are not counted: the

@@ -3,7 +3,7 @@
 # The exact on-CPU time of a stage ("oncpu" in diff/gate): its time less its
 # off-CPU time, window by window; and CPU samples in their own windows.  The
 # naps fixture sleeps 2 ms or 30 ms per request in alternate 700 ms phases;
-# with 200 ms windows (the recorder writes one 100 ms after its end) a sleep
+# with 200 ms windows (the recorder writes one 250 ms after its end) a sleep
 # charged to the window being written rather than to the one it happened in
 # would leave whole milliseconds of a window's naps "on the CPU".
 source "$(dirname "$0")/lib.sh"

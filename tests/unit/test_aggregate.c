@@ -20,7 +20,6 @@
 
 #define START 1000000000ull
 #define WIN 100000000ull	/* 100 ms */
-#define GRACE (WIN / 2)		/* agg_grace_ns(WIN) */
 #define MODEL_PTR 0x1000
 #define STAGE_PTR 0x2000
 #define UNKNOWN_PTR 0x3000
@@ -91,12 +90,10 @@ static void test_windows_late_stale_errors(void **state)
 	assert_int_equal(aggregate_records(a, r, 6), 0);
 
 	/* Before the grace period nothing is written. */
-	assert_int_equal(agg_grace_ns(WIN), GRACE);
-	assert_int_equal(agg_grace_ns(10 * WIN), AGG_GRACE_NS);
-	assert_int_equal(aggregate_tick(a, START + WIN + GRACE - 1, 0), 0);
+	assert_int_equal(aggregate_tick(a, START + WIN + AGG_GRACE_NS - 1, 0), 0);
 	aggregate_stats(a, &st);
 	assert_int_equal(st.windows, 0);
-	assert_int_equal(aggregate_tick(a, START + WIN + GRACE, 3), 0);
+	assert_int_equal(aggregate_tick(a, START + WIN + AGG_GRACE_NS, 3), 0);
 	aggregate_stats(a, &st);
 	assert_int_equal(st.windows, 1);
 	assert_int_equal(st.last_window_requests, 4);
@@ -145,43 +142,6 @@ static void test_windows_late_stale_errors(void **state)
 	summary_release(&s);
 }
 
-/*
- * Windows shorter than the grace: a record ending two windows after the
- * one still open must not land in the one between (with a 250 ms grace
- * and 100 ms windows, window 0 was still open 210 ms in and a record of
- * window 2 went into window 1).
- */
-static void test_short_windows(void **state)
-{
-	struct trace_writer *w = trace_writer_new(path);
-	struct loupe_req_rec r;
-	struct trace_summary s;
-	struct aggregate *a;
-
-	(void)state;
-	assert_non_null(w);
-	a = aggregate_new(w, START, WIN, no_resolve, NULL);
-	assert_non_null(a);
-	assert_int_equal(aggregate_name(a, MODEL_PTR, "m1"), 0);
-	assert_int_equal(aggregate_name(a, STAGE_PTR, "st"), 0);
-	r = rec(1, START + 1000, START + WIN / 2, 0);			/* window 0 */
-	assert_int_equal(aggregate_records(a, &r, 1), 0);
-	assert_int_equal(aggregate_tick(a, START + 2 * WIN + WIN / 10, 0), 0);
-	r = rec(2, START + 2 * WIN, START + 2 * WIN + WIN / 20, 0);	/* window 2 */
-	assert_int_equal(aggregate_records(a, &r, 1), 0);
-	assert_int_equal(aggregate_close(a, START + 3 * WIN, 0), 0);
-	aggregate_free(a);
-	assert_int_equal(trace_writer_close(w), 0);
-
-	assert_int_equal(summary_load(path, &s), 0);
-	assert_true(s.nwindows >= 3);
-	assert_int_equal(s.windows[0].requests, 1);
-	assert_int_equal(s.windows[1].requests, 0);
-	assert_int_equal(s.windows[2].requests, 1);
-	assert_int_equal(s.windows[2].late, 0);
-	summary_release(&s);
-}
-
 static void test_idle_windows_are_written(void **state)
 {
 	struct trace_writer *w;
@@ -193,7 +153,7 @@ static void test_idle_windows_are_written(void **state)
 	a = aggregate_new(w, START, WIN, no_resolve, NULL);
 	assert_non_null(a);
 	/* Five quiet windows: throughput 0 is data too. */
-	assert_int_equal(aggregate_tick(a, START + 5 * WIN + GRACE, 0), 0);
+	assert_int_equal(aggregate_tick(a, START + 5 * WIN + AGG_GRACE_NS, 0), 0);
 	assert_int_equal(aggregate_close(a, START + 5 * WIN + AGG_GRACE_NS, 0), 0);
 	aggregate_free(a);
 	assert_int_equal(trace_writer_close(w), 0);
@@ -207,7 +167,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_windows_late_stale_errors),
-		cmocka_unit_test(test_short_windows),
 		cmocka_unit_test(test_idle_windows_are_written),
 	};
 	int ret;
