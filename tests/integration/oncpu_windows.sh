@@ -25,7 +25,7 @@ awk -v v="$nap_p50" 'BEGIN { exit !(v >= 2000000) }' || fail "nap p50 $nap_p50 n
 # waking up costs tens of microseconds; a misplaced window of 2 ms or
 # 30 ms naps costs milliseconds in many units (8 ms at most with the
 # windowing switched off).  The limit is 3 ms, not 1: about one recording
-# in ten loses one off-CPU episode (a 30 ms nap, cause not yet found, see
+# in 20 loses one off-CPU episode (a 30 ms nap, cause not yet found, see
 # docs/cpu-profiling.md), which puts one unit at 1-2.5 ms.
 awk -v v="$nap_hi" 'BEGIN { exit !(v < 3000000) }' \
 	|| fail "a window's naps show $nap_hi ns on the CPU per request (want < 3 ms)"
