@@ -91,7 +91,7 @@ static int add_window(struct trace_summary *s, const struct trace_window *w)
 	hist_merge(&s->overall, &req);
 	sw->p50_ns = hist_quantile(&req, 0.50);
 	sw->p99_ns = hist_quantile(&req, 0.99);
-	sw->max_ns = req.count ? req.max : 0;
+	sw->max_ns = req.max;	/* 0 when empty */
 	return 0;
 }
 

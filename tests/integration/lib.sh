@@ -39,10 +39,11 @@ jqf() {
 # max(WANT * TOLERANCE_FRACTION, ABS_FLOOR)
 assert_near() {
 	local lim
-	lim=$(awk -v w="$3" -v t="$4" -v f="${5:-0}" 'BEGIN {
-		lim = w * t; if (lim < 0) lim = -lim; if (lim < f) lim = f; printf "%.15g", lim }')
-	awk -v g="$2" -v w="$3" -v l="$lim" 'BEGIN {
-		d = g - w; if (d < 0) d = -d; exit !(d <= l) }' || fail "$1: got $2, want $3 +- $lim"
+	# prints the limit it applies; the exit status is the verdict
+	lim=$(awk -v g="$2" -v w="$3" -v t="$4" -v f="${5:-0}" 'BEGIN {
+		d = g - w; if (d < 0) d = -d; lim = w * t; if (lim < 0) lim = -lim
+		if (lim < f) lim = f; printf "%.15g", lim; exit !(d <= lim) }') ||
+		fail "$1: got $2, want $3 +- $lim"
 	echo "ok: $1 = $2 (want $3 +- $lim)"
 }
 
